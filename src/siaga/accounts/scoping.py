@@ -1,0 +1,63 @@
+"""Region scoping: a user sees and acts only inside the subtrees of their units' regions."""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+from django.apps import apps
+from django.db import models
+
+from siaga.accounts.permissions import role_allows
+from siaga.regions.codes import in_subtree, subtree_q
+
+_CACHE_ATTR = "_siaga_scope_roots"
+
+
+def scope_roots(user: Any, action: str) -> frozenset[str] | None:
+    """Region codes under which ``user`` may perform ``action``; ``None`` means everywhere.
+
+    Anonymous and inactive users get the empty set. Cached on the user object for the request.
+    """
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return frozenset()
+    if user.is_superuser:
+        return None
+    cache: dict[str, frozenset[str]] | None = getattr(user, _CACHE_ATTR, None)
+    if cache is None:
+        cache = {}
+        setattr(user, _CACHE_ATTR, cache)
+    if action not in cache:
+        membership = apps.get_model("accounts", "Membership")
+        rows = membership.objects.filter(user=user, active=True).values_list(
+            "role", "unit__region_id"
+        )
+        cache[action] = frozenset(code for role, code in rows if role_allows(role, action))
+    return cache[action]
+
+
+def forget_scope(user: Any) -> None:
+    """Drop the cached scope after memberships change."""
+    if hasattr(user, _CACHE_ATTR):
+        delattr(user, _CACHE_ATTR)
+
+
+def user_can(user: Any, action: str, region_code: str) -> bool:
+    """May ``user`` perform ``action`` on something located at ``region_code``?"""
+    roots = scope_roots(user, action)
+    if roots is None:
+        return True
+    return any(in_subtree(region_code, root) for root in roots)
+
+
+class ScopedQuerySet(models.QuerySet[Any]):
+    """Every scoped model's default manager is built from this (``objects = X.as_manager()``).
+
+    The model names the path to its region code in ``scope_region_field``.
+    """
+
+    def for_user(self, user: Any, action: str) -> Self:
+        roots = scope_roots(user, action)
+        if roots is None:
+            return self.all()
+        field: str = self.model.scope_region_field
+        return self.filter(subtree_q(field, sorted(roots)))

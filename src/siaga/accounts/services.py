@@ -1,0 +1,108 @@
+"""Use cases of accounts: memberships, sign-in for the API, API tokens."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from siaga.accounts.models import AgencyUnit, ApiToken, Membership, User, hash_token
+from siaga.accounts.permissions import Action, role_fits_agency
+from siaga.accounts.scoping import forget_scope, user_can
+from siaga.core.errors import (
+    Conflict,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    TooManyRequests,
+)
+
+TOKEN_PREFIX = "sg_"  # noqa: S105 - a marker, not a secret
+
+
+def authenticate_password(*, request: HttpRequest, username: str, password: str) -> User:
+    """The user with these credentials, or an error; repeated failures are throttled."""
+    user = authenticate(request, username=username, password=password)
+    if getattr(request, "axes_locked_out", False):
+        raise TooManyRequests(
+            "auth_throttled",
+            _("Too many failed sign-in attempts. Wait 15 minutes and try again."),
+        )
+    if user is None or not user.is_active:
+        raise NotAuthenticated("auth_invalid_credentials", _("The username or password is wrong."))
+    assert isinstance(user, User)
+    return user
+
+
+def issue_api_token(*, actor: User, name: str, days: int | None = None) -> tuple[ApiToken, str]:
+    """A new token for ``actor``; the raw value is returned once and never stored."""
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise InvalidInput("token_name_invalid", _("Give the token a name of 1 to 100 characters."))
+    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    lifetime = timedelta(days=days or settings.API_TOKEN_DAYS)
+    token = ApiToken.objects.create(
+        user=actor,
+        name=name,
+        prefix=raw[:10],
+        key_hash=hash_token(raw),
+        expires_at=timezone.now() + lifetime,
+    )
+    return token, raw
+
+
+def user_for_token(raw: str) -> User | None:
+    """The active user behind a usable token, marking the token as used."""
+    if not raw.startswith(TOKEN_PREFIX):
+        return None
+    token = ApiToken.objects.select_related("user").filter(key_hash=hash_token(raw)).first()
+    now = timezone.now()
+    if token is None or not token.is_usable(now) or not token.user.is_active:
+        return None
+    # Once a minute is enough to show "last used" without a write per request.
+    if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+    return token.user
+
+
+def revoke_api_token(*, actor: User, token_id: Any) -> ApiToken:
+    with transaction.atomic():
+        token = ApiToken.objects.select_for_update().filter(pk=token_id, user=actor).first()
+        if token is None:
+            raise NotFound("token_not_found", _("No such token."))
+        if token.revoked_at is None:
+            token.revoked_at = timezone.now()
+            token.save(update_fields=["revoked_at", "updated_at"])
+    return token
+
+
+def add_membership(*, actor: User | None, user: User, unit: AgencyUnit, role: str) -> Membership:
+    """Give ``user`` a role in ``unit``. ``actor=None`` is the system (set-up, demo data)."""
+    if actor is not None and not user_can(actor, Action.MANAGE_ACCOUNTS, unit.region_id):
+        raise PermissionDenied("forbidden", _("You may not manage accounts of this unit."))
+    if not role_fits_agency(role, unit.agency.kind):
+        raise InvalidInput(
+            "role_not_in_agency",
+            _("This role does not exist in this agency."),
+            detail={"role": role, "agency": unit.agency.kind},
+        )
+    with transaction.atomic():
+        membership, created = Membership.objects.get_or_create(
+            user=user, unit=unit, defaults={"role": role}
+        )
+        if not created and membership.role != role:
+            raise Conflict(
+                "membership_exists",
+                _("This person already has another role in this unit."),
+                detail={"role": membership.role},
+            )
+    forget_scope(user)
+    return membership

@@ -1,0 +1,56 @@
+"""``siaga serve``: the production web server (gunicorn) with SIAGA's application."""
+
+from __future__ import annotations
+
+import multiprocessing
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+from gunicorn.app.base import BaseApplication
+
+
+class SiagaServer(BaseApplication):
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from siaga.wsgi import application
+
+        return application
+
+
+class Command(BaseCommand):
+    help = "Run the SIAGA web server (gunicorn; static files served by WhiteNoise)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=min(4, multiprocessing.cpu_count() * 2 + 1),
+            help="web worker processes (default: 2 × cores + 1, at most 4)",
+        )
+        parser.add_argument("--threads", type=int, default=4)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        bind = f"[{options['host']}]" if ":" in options["host"] else options["host"]
+        SiagaServer(
+            {
+                "bind": f"{bind}:{options['port']}",
+                "workers": options["workers"],
+                "threads": options["threads"],
+                "worker_class": "gthread",
+                "timeout": 60,
+                "graceful_timeout": 10,
+                "accesslog": "-",
+                "errorlog": "-",
+                "loglevel": "info",
+                "proc_name": "siaga-web",
+            }
+        ).run()

@@ -1,0 +1,129 @@
+"""Small typed readers for SIAGA_* environment variables.
+
+Every reader raises ``ImproperlyConfigured`` naming the variable, so a bad value stops start-up
+with a message an operator can act on.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import zoneinfo
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def env_str(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ImproperlyConfigured(
+        f"{name}={raw!r} is not a boolean; use one of 1/0, true/false, yes/no, on/off."
+    )
+
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not an integer.") from None
+    if value < minimum:
+        raise ImproperlyConfigured(f"{name}={raw!r} must be at least {minimum}.")
+    return value
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    items = [item.strip() for item in raw.split(",") if item.strip()]
+    if not items:
+        raise ImproperlyConfigured(f"{name} is set but empty; give a comma-separated list.")
+    return items
+
+
+def env_path(name: str, default: Path) -> Path:
+    raw = os.environ.get(name)
+    path = Path(raw) if raw else default
+    path = path.expanduser().resolve()
+    if path.exists() and not path.is_dir():
+        raise ImproperlyConfigured(f"{name}={str(path)!r} exists and is not a directory.")
+    return path
+
+
+def env_time_zone(name: str, default: str) -> str:
+    value = os.environ.get(name, default)
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not a known IANA time zone (e.g. Asia/Jakarta)."
+        ) from None
+    return value
+
+
+def env_database(name: str, home: Path) -> dict[str, object]:
+    """A Django DATABASES entry from a URL; SQLite in WAL mode under ``home`` by default."""
+    import dj_database_url
+
+    raw = os.environ.get(name)
+    url = raw or f"sqlite:///{home / 'siaga.sqlite3'}"
+    try:
+        config: dict[str, object] = dict(dj_database_url.parse(url, conn_max_age=60))
+    except (ValueError, dj_database_url.UnknownSchemeError) as exc:
+        raise ImproperlyConfigured(f"{name}={url!r} is not a database URL: {exc}") from None
+    engine = str(config.get("ENGINE", ""))
+    if engine == "django.db.backends.sqlite3":
+        config["CONN_MAX_AGE"] = 0
+        config["OPTIONS"] = {
+            # WAL lets the worker write while the web server reads; IMMEDIATE avoids
+            # "database is locked" upgrades in the middle of a transaction.
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+            ),
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+        }
+    elif engine not in ("django.db.backends.postgresql",):
+        raise ImproperlyConfigured(
+            f"{name}={url!r}: SIAGA runs on SQLite or PostgreSQL, not {engine or 'this scheme'}."
+        )
+    return config
+
+
+def secret_key(name: str, home: Path) -> str:
+    """The secret key from the environment, else one generated once and kept under ``home``."""
+    raw = os.environ.get(name)
+    if raw is not None:
+        if len(raw) < 32:
+            raise ImproperlyConfigured(f"{name} must be at least 32 characters long.")
+        return raw
+    key_file = home / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    home.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    # O_EXCL: two processes starting at once must not overwrite each other's key.
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return key_file.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key

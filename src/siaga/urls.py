@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path, re_path
+
+from siaga.api import api, api_not_found
+from siaga.web import views
+
+admin.site.site_header = "SIAGA"
+admin.site.site_title = "SIAGA"
+
+sites_patterns = (
+    [
+        path("", views.site_list, name="list"),
+        path("<uuid:site_id>/", views.site_detail, name="detail"),
+    ],
+    "sites",
+)
+regions_patterns = (
+    [
+        path("", views.region_browse, name="browse"),
+        path("<str:code>/", views.region_browse, name="detail"),
+    ],
+    "regions",
+)
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("account/", views.account, name="account"),
+    path("account/tokens/", views.token_create, name="token-create"),
+    path("account/tokens/<uuid:token_id>/revoke/", views.token_revoke, name="token-revoke"),
+    path("sites/", include(sites_patterns)),
+    path("regions/", include(regions_patterns)),
+    path("admin/", admin.site.urls),
+    path("api/v1/", api.urls),
+    re_path(r"^api/v1/(?P<rest>.*)$", api_not_found, name="api-not-found"),
+]

@@ -1,0 +1,38 @@
+"""The navigation: every app of SIAGA, with the ones still to come shown as such."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+# (url name, or None while the app is still to come; label)
+NAVIGATION: list[tuple[str | None, Any]] = [
+    ("home", _("Dashboard")),
+    ("sites:list", _("Sites")),
+    (None, _("Logistics")),
+    (None, _("Gate & visitors")),
+    (None, _("Incidents")),
+    (None, _("Hazards")),
+    (None, _("CCTV")),
+    (None, _("Inspections")),
+    (None, _("TPS & APK")),
+    (None, _("Stages")),
+    (None, _("Ledger")),
+    ("regions:browse", _("Regions")),
+]
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    current = getattr(getattr(request, "resolver_match", None), "view_name", "")
+    items = []
+    for name, label in NAVIGATION:
+        url = reverse(name) if name else None
+        namespace = name.split(":")[0] + ":" if name and ":" in name else None
+        active = bool(name) and (
+            current == name or (namespace is not None and current.startswith(namespace))
+        )
+        items.append({"url": url, "label": label, "active": active})
+    return {"nav_items": items}

@@ -1,0 +1,188 @@
+"""Fixtures shared by every test: the regions, the agencies and the test personas.
+
+Personas are named by role and region (Healthchecks' habit): ``guard_okut`` is the guard of
+Kabupaten OKU Timur, ``kpu_oku`` the KPU operator of the neighbouring Kabupaten OKU.
+They are built once per test database and every test runs in a rolled-back transaction.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from siaga.accounts.choices import AgencyKind, Role
+from siaga.accounts.models import Agency, AgencyUnit, User
+from siaga.accounts.services import add_membership
+from siaga.regions.services import load_regions
+from siaga.sites.choices import SiteKind, ZoneKind
+from siaga.sites.models import Site, Zone
+
+PASSWORD = "correct horse battery staple"
+OKUT = "16.08"
+OKU = "16.01"
+
+PERSONAS = {
+    # fixture name: (username, agency, region, role)
+    "guard_okut": ("jaga.okut", AgencyKind.POLRI, OKUT, Role.GUARD),
+    "operator_okut": ("kpu.okut", AgencyKind.KPU, OKUT, Role.KPU_OPERATOR),
+    "commissioner_okut": ("komisioner.okut", AgencyKind.KPU, OKUT, Role.KPU_COMMISSIONER),
+    "kapolres_okut": ("kapolres.okut", AgencyKind.POLRI, OKUT, Role.POLICE_COMMANDER),
+    "bawaslu_okut": ("bawaslu.okut", AgencyKind.BAWASLU, OKUT, Role.BAWASLU_SUPERVISOR),
+    "admin_okut": ("admin.okut", AgencyKind.KPU, OKUT, Role.ADMIN),
+    "kpu_oku": ("kpu.oku", AgencyKind.KPU, OKU, Role.KPU_OPERATOR),
+    "admin_oku": ("admin.oku", AgencyKind.KPU, OKU, Role.ADMIN),
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``postgres`` skip on SQLite with a reason, or fail where CI demands PG."""
+    vendor = os.environ.get("SIAGA_DATABASE_URL", "sqlite").split(":", 1)[0]
+    on_postgres = vendor.startswith("postgres")
+    require = os.environ.get("SIAGA_REQUIRE_POSTGRES") == "1"
+    if require and not on_postgres:
+        raise pytest.UsageError("SIAGA_REQUIRE_POSTGRES=1 but SIAGA_DATABASE_URL is not PostgreSQL")
+    if on_postgres:
+        return
+    skip = pytest.mark.skip(
+        reason="needs PostgreSQL: set SIAGA_DATABASE_URL=postgres://… (CI runs it there)"
+    )
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@dataclass
+class World:
+    units: dict[str, AgencyUnit]
+    warehouse_okut: Site
+    hall_a_okut: Zone
+    warehouse_oku: Site
+
+
+def _build_test_world() -> None:
+    load_regions()
+    agencies = {
+        kind: Agency.objects.create(kind=kind, name=label) for kind, label in AgencyKind.choices
+    }
+    units: dict[tuple[str, str], AgencyUnit] = {}
+    for kind in AgencyKind.values:
+        for region, label in ((OKUT, "OKU Timur"), (OKU, "OKU")):
+            units[(kind, region)] = AgencyUnit.objects.create(
+                agency=agencies[kind], region_id=region, name=f"{kind.upper()} {label}"
+            )
+    for username, kind, region, role in PERSONAS.values():
+        user = User(username=username, first_name=username.split(".")[0].title())
+        user.set_password(PASSWORD)
+        user.save()
+        add_membership(actor=None, user=user, unit=units[(kind, region)], role=role)
+    root = User(username="root", is_superuser=True, is_staff=True)
+    root.set_password(PASSWORD)
+    root.save()
+    okut = Site.objects.create(
+        code="GUDANG-16.08",
+        name="Gudang Logistik KPU OKU Timur",
+        kind=SiteKind.WAREHOUSE,
+        region_id="16.08.01.1008",
+        owner_unit=units[(AgencyKind.KPU, OKUT)],
+        latitude=Decimal("-4.317500"),
+        longitude=Decimal("104.353800"),
+    )
+    Zone.objects.create(site=okut, name="Gudang A", kind=ZoneKind.STORAGE, restricted=True)
+    Zone.objects.create(site=okut, name="Gerbang utama", kind=ZoneKind.GATE)
+    oku = Site.objects.create(
+        code="GUDANG-16.01",
+        name="Gudang Logistik KPU OKU",
+        kind=SiteKind.WAREHOUSE,
+        region_id="16.01.14",
+        owner_unit=units[(AgencyKind.KPU, OKU)],
+    )
+    Zone.objects.create(site=oku, name="Gudang A", kind=ZoneKind.STORAGE, restricted=True)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
+    with django_db_blocker.unblock():
+        _build_test_world()
+
+
+@pytest.fixture
+def world(db: None) -> World:
+    return World(
+        units={f"{u.agency.kind}:{u.region_id}": u for u in AgencyUnit.objects.all()},
+        warehouse_okut=Site.objects.get(code="GUDANG-16.08"),
+        hall_a_okut=Zone.objects.get(site__code="GUDANG-16.08", name="Gudang A"),
+        warehouse_oku=Site.objects.get(code="GUDANG-16.01"),
+    )
+
+
+def _persona(name: str) -> User:
+    return User.objects.get(username=PERSONAS[name][0])
+
+
+@pytest.fixture
+def guard_okut(db: None) -> User:
+    return _persona("guard_okut")
+
+
+@pytest.fixture
+def operator_okut(db: None) -> User:
+    return _persona("operator_okut")
+
+
+@pytest.fixture
+def commissioner_okut(db: None) -> User:
+    return _persona("commissioner_okut")
+
+
+@pytest.fixture
+def kapolres_okut(db: None) -> User:
+    return _persona("kapolres_okut")
+
+
+@pytest.fixture
+def bawaslu_okut(db: None) -> User:
+    return _persona("bawaslu_okut")
+
+
+@pytest.fixture
+def admin_okut(db: None) -> User:
+    return _persona("admin_okut")
+
+
+@pytest.fixture
+def kpu_oku(db: None) -> User:
+    return _persona("kpu_oku")
+
+
+@pytest.fixture
+def admin_oku(db: None) -> User:
+    return _persona("admin_oku")
+
+
+@pytest.fixture
+def root(db: None) -> User:
+    return User.objects.get(username="root")
+
+
+@pytest.fixture
+def client_for() -> Iterator[Any]:
+    """``client_for(user)``: a test client signed in as ``user``."""
+
+    def make(user: User | None) -> Client:
+        client = Client()
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    yield make
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from siaga import env
+
+SIAGA = [sys.executable, "-m", "siaga.cli"]
+
+
+def run_siaga(tmp_path: Path, *args: str, **variables: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("SIAGA_", "DJANGO_"))}
+    environment.update({"SIAGA_HOME": str(tmp_path / "home"), **variables})
+    return subprocess.run(
+        [*SIAGA, *args], env=environment, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SIAGA_DEBUG", "maybe"),
+        ("SIAGA_TIME_ZONE", "Mars/Olympus_Mons"),
+        ("SIAGA_DATABASE_URL", "mysql://root@localhost/siaga"),
+        ("SIAGA_DATABASE_URL", "not a url"),
+        ("SIAGA_SECRET_KEY", "short"),
+        ("SIAGA_ALLOWED_HOSTS", " , "),
+        ("SIAGA_LOGIN_FAILURE_LIMIT", "many"),
+        ("SIAGA_API_TOKEN_DAYS", "0"),
+    ],
+)
+def test_bad_environment_variable_stops_start_up_naming_it(
+    tmp_path: Path, variable: str, value: str
+) -> None:
+    result = run_siaga(tmp_path, "check", **{variable: value})
+    assert result.returncode != 0
+    assert variable in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_siaga_home_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    home = tmp_path / "file"
+    home.write_text("x")
+    result = run_siaga(tmp_path, "check", SIAGA_HOME=str(home))
+    assert result.returncode != 0
+    assert "SIAGA_HOME" in result.stderr
+
+
+def test_good_environment_passes_the_checks_and_keeps_a_secret_key(tmp_path: Path) -> None:
+    result = run_siaga(tmp_path, "check", "--deploy", "--fail-level", "ERROR")
+    assert result.returncode == 0, result.stderr
+    key_file = tmp_path / "home" / "secret_key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    key = key_file.read_text()
+    assert len(key) >= 50
+    assert run_siaga(tmp_path, "check").returncode == 0
+    assert key_file.read_text() == key
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("1", True), ("true", True), ("ON", True), ("0", False), ("no", False)]
+)
+def test_env_bool(monkeypatch: pytest.MonkeyPatch, raw: str, expected: bool) -> None:
+    monkeypatch.setenv("SIAGA_X", raw)
+    assert env.env_bool("SIAGA_X", not expected) is expected
+
+
+def test_env_int_and_list(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIAGA_N", "-3")
+    with pytest.raises(ImproperlyConfigured, match="SIAGA_N"):
+        env.env_int("SIAGA_N", 1, minimum=0)
+    monkeypatch.setenv("SIAGA_HOSTS", "a.example, b.example")
+    assert env.env_list("SIAGA_HOSTS", []) == ["a.example", "b.example"]
+
+
+def test_sqlite_default_is_wal_under_home(tmp_path: Path) -> None:
+    config = env.env_database("SIAGA_UNSET_DB", tmp_path)
+    assert config["NAME"] == str(tmp_path / "siaga.sqlite3")
+    assert "journal_mode=WAL" in str(config["OPTIONS"])
+
+
+def test_postgres_url_is_accepted(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("SIAGA_DB", "postgres://siaga:pw@db.internal:5432/siaga")
+    config = env.env_database("SIAGA_DB", tmp_path)
+    assert config["ENGINE"] == "django.db.backends.postgresql"
+    assert (config["HOST"], config["NAME"], config["PORT"]) == ("db.internal", "siaga", 5432)

@@ -1,0 +1,251 @@
+"""Every URL and API route, walked as an anonymous visitor and as users of another kabupaten.
+
+Whatever a later issue adds is walked too: a new route whose parameters this file cannot fill
+fails the walk until someone names, below, the OKU Timur object to aim it at. Each request must
+be refused (or show nothing of OKU Timur), and nothing may change.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.apps import apps
+from django.contrib.contenttypes.models import ContentType
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from siaga.accounts.models import ApiToken, User
+from siaga.accounts.services import issue_api_token
+from tests.conftest import World
+
+pytestmark = pytest.mark.django_db
+
+METHODS = ["get", "post", "put", "patch", "delete"]
+
+# Routes anyone may call. Each still must not show or change OKU Timur data.
+PUBLIC = {
+    "healthz",
+    "login",
+    "logout",
+    "set_language",
+    "api:openapi-json",
+    "api:openapi-view",
+    "api:api-root",
+    "api:create_token",
+    "api:list_provinces",
+    "api:get_region",
+    "api-not-found",
+    "admin:login",
+    "admin:logout",
+    "admin:jsi18n",
+}
+
+# Tables a refused request may still touch: the throttle's records, sessions, and regions
+# (read-only data). ``ApiToken`` rows of the acting user are theirs to create.
+UNWATCHED = {
+    "axes.accessattempt",
+    "axes.accesslog",
+    "axes.accessfailurelog",
+    "sessions.session",
+    "regions.region",
+    "contenttypes.contenttype",
+    "auth.permission",
+}
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    path: str
+    params: tuple[str, ...]
+    # Every name on this path: one path may carry several API operations (GET and POST).
+    names: frozenset[str] = frozenset()
+
+
+def walk(resolver: URLResolver, namespace: str | None = None) -> Iterator[Route]:
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            inner = pattern.namespace
+            full = f"{namespace}:{inner}" if namespace and inner else (inner or namespace)
+            for route in walk(pattern, full):
+                yield Route(route.name, str(pattern.pattern) + route.path, route.params)
+        elif isinstance(pattern, URLPattern) and pattern.name:
+            name = f"{namespace}:{pattern.name}" if namespace else pattern.name
+            yield Route(name, str(pattern.pattern), tuple(pattern.pattern.regex.groupindex))
+
+
+def all_routes() -> list[Route]:
+    by_path: dict[str, list[Route]] = {}
+    for route in walk(get_resolver()):
+        by_path.setdefault(route.path, []).append(route)
+    return [
+        Route(routes[0].name, path, routes[0].params, frozenset(r.name for r in routes))
+        for path, routes in by_path.items()
+    ]
+
+
+def body_for(route: Route, target: Target) -> dict[str, Any] | None:
+    return next((target.bodies[n] for n in sorted(route.names) if n in target.bodies), None)
+
+
+@dataclass
+class Target:
+    """OKU Timur objects to aim every route at."""
+
+    values: dict[str, str]
+    canaries: list[str]
+    bodies: dict[str, dict[str, Any]]
+
+
+@pytest.fixture
+def target(world: World, operator_okut: User) -> Target:
+    token, raw = issue_api_token(actor=operator_okut, name="gate phone")
+    site = world.warehouse_okut
+    values = {
+        "site_id": str(site.pk),
+        "token_id": str(token.pk),
+        "code": "16.08",
+        "rest": "anything",
+        # Django admin
+        "object_id": str(site.pk),
+        "app_label": "sites",
+        "content_type_id": str(ContentType.objects.get_for_model(site).pk),
+        "url": "sites/site/",
+        "id": str(operator_okut.pk),
+    }
+    canaries = [
+        "GUDANG-16.08",
+        str(site.pk),
+        str(world.hall_a_okut.pk),
+        "Gudang Logistik KPU OKU Timur",
+        token.prefix,
+        raw,
+        "kpu.okut",
+    ]
+    bodies: dict[str, dict[str, Any]] = {
+        "api:create_site": {
+            "code": "PPK-16.08.05",
+            "name": "Gudang PPK X",
+            "kind": "ppk",
+            "region": "16.08.05",
+            "owner_unit": world.units["kpu:16.08"].pk,
+        },
+        "api:create_zone": {"name": "Gudang C", "kind": "storage", "restricted": True},
+        "sites:list": {"q": "Gudang"},
+        "token-create": {"name": "mine"},
+    }
+    return Target(values, canaries, bodies)
+
+
+def snapshot(actor: User | None) -> dict[str, list[Any]]:
+    state: dict[str, list[Any]] = {}
+    for model in apps.get_models():
+        label = model._meta.label_lower
+        if label in UNWATCHED:
+            continue
+        rows = model._default_manager.all()
+        if model is ApiToken and actor is not None:
+            rows = rows.exclude(user=actor)
+        if model is User:
+            # Signing in stamps last_login; everything else of a user must stay.
+            rows = rows.defer("last_login")
+            state[label] = sorted(
+                map(
+                    repr,
+                    rows.values_list(
+                        "pk", "username", "password", "is_active", "is_staff", "is_superuser"
+                    ),
+                )
+            )
+            continue
+        state[label] = sorted(map(repr, rows.values_list()))
+    return state
+
+
+def send(client: Client, method: str, url: str, body: dict[str, Any] | None) -> Any:
+    if url.startswith("/api/") and method != "get":
+        payload = json.dumps(body or {})
+        return getattr(client, method)(url, payload, content_type="application/json")
+    if method == "get":
+        return client.get(url, body or {})
+    if method == "post":
+        return client.post(url, body or {})
+    return getattr(client, method)(url)
+
+
+def url_for(route: Route, target: Target) -> str:
+    missing = [p for p in route.params if p not in target.values]
+    assert not missing, (
+        f"route {route.name} ({route.path}) has parameters {missing} that the authorization "
+        "walk cannot fill: add OKU Timur values for them in tests/test_authorization_walk.py"
+    )
+    return reverse(route.name, kwargs={p: target.values[p] for p in route.params})
+
+
+def assert_no_canary(response: Any, target: Target, where: str, url: str) -> None:
+    # A page may echo what it was asked for (the address, an id in an error's detail): that
+    # tells the caller nothing new. Anything else of OKU Timur is a leak.
+    body = response.content.decode(errors="replace").replace(url, "")
+    for value in target.values.values():
+        if value in url:
+            body = body.replace(value, "")
+    leaked = [c for c in target.canaries if c in body]
+    assert not leaked, f"{where} shows OKU Timur data: {leaked}"
+
+
+def test_every_route_is_walked() -> None:
+    names = set().union(*(route.names for route in all_routes()))
+    # A canary for the walk itself: it sees the app routes, the API and the admin.
+    assert {"home", "sites:detail", "api:get_site", "api:create_site", "admin:index"} <= names
+
+
+def test_anonymous_gets_only_public_routes(client: Client, target: Target) -> None:
+    for route in all_routes():
+        url = url_for(route, target)
+        for method in METHODS:
+            before = snapshot(None)
+            response = send(client, method, url, body_for(route, target))
+            where = f"anonymous {method.upper()} {url} ({route.name})"
+            assert response.status_code != 500, where
+            assert_no_canary(response, target, where, url)
+            assert snapshot(None) == before, f"{where} changed data"
+            if route.names & PUBLIC:
+                continue
+            if response.status_code == 302:
+                assert response["Location"].startswith(("/login/", "/admin/login/")), where
+            else:
+                assert response.status_code in (401, 403, 404, 405), (
+                    f"{where} answered {response.status_code}"
+                )
+
+
+@pytest.mark.parametrize("persona", ["kpu_oku", "admin_oku"])
+def test_users_of_another_kabupaten_see_and_change_nothing_here(
+    client_for: Any, target: Target, persona: str, request: pytest.FixtureRequest
+) -> None:
+    user: User = request.getfixturevalue(persona)
+    client = client_for(user)
+    for route in all_routes():
+        url = url_for(route, target)
+        aimed = any(p in ("site_id", "token_id", "object_id") for p in route.params)
+        for method in METHODS:
+            before = snapshot(user)
+            response = send(client, method, url, body_for(route, target))
+            where = f"{persona} {method.upper()} {url} ({route.name})"
+            assert response.status_code != 500, where
+            assert_no_canary(response, target, where, url)
+            assert snapshot(user) == before, f"{where} changed data"
+            if "api:create_site" in route.names and method == "post":
+                assert response.status_code == 403, where
+            if aimed and not route.name.startswith("admin:"):
+                assert response.status_code in (403, 404, 405), (
+                    f"{where} answered {response.status_code} for an OKU Timur object"
+                )
+            if route.name.startswith("admin:") and not route.names & PUBLIC:
+                assert response.status_code == 302, where
+                assert response["Location"].startswith("/admin/login/"), where
+        client = client_for(user)  # a logout route may have ended the session
