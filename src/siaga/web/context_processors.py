@@ -28,11 +28,12 @@ NAVIGATION: list[tuple[str | None, Any]] = [
 def navigation(request: HttpRequest) -> dict[str, Any]:
     current = getattr(getattr(request, "resolver_match", None), "view_name", "")
     items = []
+    coming = []
     for name, label in NAVIGATION:
-        url = reverse(name) if name else None
-        namespace = name.split(":")[0] + ":" if name and ":" in name else None
-        active = bool(name) and (
-            current == name or (namespace is not None and current.startswith(namespace))
-        )
-        items.append({"url": url, "label": label, "active": active})
-    return {"nav_items": items}
+        if name is None:
+            coming.append(label)
+            continue
+        namespace = name.split(":")[0] + ":" if ":" in name else None
+        active = current == name or (namespace is not None and current.startswith(namespace))
+        items.append({"url": reverse(name), "label": label, "active": active})
+    return {"nav_items": items, "nav_coming": coming}
