@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+from datetime import timedelta
 from typing import Any
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import close_old_connections
+
+from siaga.core.services import requeue_abandoned_tasks
+
+logger = logging.getLogger("siaga.worker")
 
 
 class Command(BaseCommand):
@@ -16,8 +24,23 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=1.0)
         parser.add_argument("--batch", action="store_true", help="run the waiting tasks, then exit")
         parser.add_argument("--max-tasks", type=int, default=None)
+        parser.add_argument(
+            "--requeue-after",
+            type=float,
+            default=900.0,
+            help="seconds after which a task left RUNNING by a dead worker is queued again "
+            "(default: 900)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        older_than = timedelta(seconds=options["requeue_after"])
+        self._requeue(older_than)
+        stop = threading.Event()
+        if not options["batch"]:
+            watcher = threading.Thread(
+                target=self._watch, args=(older_than, stop), name="requeue", daemon=True
+            )
+            watcher.start()
         worker_options: dict[str, Any] = {
             "queue_name": options["queue"],
             "interval": options["interval"],
@@ -28,4 +51,20 @@ class Command(BaseCommand):
         }
         if options["max_tasks"]:
             worker_options["max_tasks"] = options["max_tasks"]
-        call_command("db_worker", **worker_options)
+        try:
+            call_command("db_worker", **worker_options)
+        finally:
+            stop.set()
+
+    def _requeue(self, older_than: timedelta) -> None:
+        count = requeue_abandoned_tasks(older_than=older_than)
+        if count:
+            logger.warning("requeued %d task(s) abandoned by a dead worker", count)
+
+    def _watch(self, older_than: timedelta, stop: threading.Event) -> None:
+        period = max(1.0, min(60.0, older_than.total_seconds() / 2))
+        while not stop.wait(period):
+            try:
+                self._requeue(older_than)
+            finally:
+                close_old_connections()
