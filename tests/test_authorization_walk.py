@@ -38,6 +38,8 @@ PUBLIC = {
     "api:create_token",
     "api:list_provinces",
     "api:get_region",
+    "api:get_key",
+    "api:latest_checkpoint",
     "api-not-found",
     "admin:login",
     "admin:logout",

@@ -126,12 +126,14 @@ def api_not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
 
 def register_routers() -> None:
     from siaga.accounts.api import router as auth_router
+    from siaga.ledger.api import router as ledger_router
     from siaga.regions.api import router as regions_router
     from siaga.sites.api import router as sites_router
 
     api.add_router("/auth", auth_router)
     api.add_router("/regions", regions_router)
     api.add_router("/sites", sites_router)
+    api.add_router("/ledger", ledger_router)
 
 
 register_routers()

@@ -100,6 +100,9 @@ def env_database(name: str, home: Path) -> dict[str, object]:
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
         }
+        # Tests use a file too, not SQLite's shared in-memory cache: its table locks ignore
+        # the busy timeout, so concurrency there would not be the concurrency of production.
+        config["TEST"] = {"NAME": str(home / "test-siaga.sqlite3")}
     elif engine not in ("django.db.backends.postgresql",):
         raise ImproperlyConfigured(
             f"{name}={url!r}: SIAGA runs on SQLite or PostgreSQL, not {engine or 'this scheme'}."

@@ -31,6 +31,10 @@ TIME_ZONE = env_time_zone("SIAGA_TIME_ZONE", "Asia/Jakarta")
 CSRF_TRUSTED_ORIGINS = env_list("SIAGA_CSRF_TRUSTED_ORIGINS", [])
 DEMO_PASSWORD = env_str("SIAGA_DEMO_PASSWORD", "siaga-demo")
 API_TOKEN_DAYS = env_int("SIAGA_API_TOKEN_DAYS", 90, minimum=1)
+# The ledger's name in its signed checkpoints, and how often they are made.
+LEDGER_ORIGIN = env_str("SIAGA_LEDGER_ORIGIN", "siaga.local/ledger")
+LEDGER_CHECKPOINT_EVERY = env_int("SIAGA_LEDGER_CHECKPOINT_EVERY", 1000, minimum=1)
+LEDGER_CHECKPOINT_SECONDS = env_int("SIAGA_LEDGER_CHECKPOINT_SECONDS", 300, minimum=10)
 
 DATABASES = {"default": env_database("SIAGA_DATABASE_URL", SIAGA_HOME)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -40,6 +44,7 @@ INSTALLED_APPS = [
     "siaga.regions",
     "siaga.accounts",
     "siaga.sites",
+    "siaga.ledger",
     "siaga.web",
     "siaga.demo",
     "django.contrib.admin",

@@ -111,4 +111,3 @@ def test_abandoned_tasks_are_requeued_after_the_grace_period() -> None:
     assert requeue_abandoned_tasks(older_than=timedelta(minutes=15)) == 1
     assert DBTaskResult.objects.get(pk=stale.id).status == "READY"
     assert DBTaskResult.objects.get(pk=fresh.id).status == "RUNNING"
-

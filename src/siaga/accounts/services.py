@@ -24,6 +24,7 @@ from siaga.core.errors import (
     PermissionDenied,
     TooManyRequests,
 )
+from siaga.ledger import services as ledger
 
 TOKEN_PREFIX = "sg_"  # noqa: S105 - a marker, not a secret
 
@@ -103,6 +104,15 @@ def add_membership(*, actor: User | None, user: User, unit: AgencyUnit, role: st
                 "membership_exists",
                 _("This person already has another role in this unit."),
                 detail={"role": membership.role},
+            )
+        if created:
+            ledger.append(
+                kind="membership.granted",
+                subject=membership,
+                actor=actor.username if actor is not None else "system",
+                unit=unit,
+                region=unit.region_id,
+                payload={"user": user.username, "unit": unit.name, "role": role},
             )
     forget_scope(user)
     return membership

@@ -15,6 +15,7 @@ from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import user_can
 from siaga.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from siaga.core.ids import uuid7
+from siaga.ledger import services as ledger
 from siaga.regions.models import Region
 from siaga.sites.choices import SiteKind, ZoneKind
 from siaga.sites.models import LAT_MAX, LAT_MIN, LON_MAX, LON_MIN, Site, Zone
@@ -128,6 +129,23 @@ def create_site(
             existing = Site.objects.get(pk=site_id)
             _replay_or_conflict(existing, fields)
             return Created(existing, created=False)
+        ledger.append(
+            kind="site.created",
+            subject=site,
+            actor=actor,
+            unit=unit,
+            region=region.code,
+            payload={
+                "code": site.code,
+                "name": site.name,
+                "kind": site.kind,
+                "owner_unit": unit.name,
+                "latitude": None if latitude is None else str(latitude),
+                "longitude": None if longitude is None else str(longitude),
+                "voters": voters,
+                "synthetic": synthetic,
+            },
+        )
     return Created(site, created=True)
 
 
@@ -168,4 +186,16 @@ def create_zone(
                 detail={"name": fields["name"]},
             )
         zone = Zone.objects.create(id=zone_id, **fields)
+        ledger.append(
+            kind="zone.created",
+            subject=zone,
+            actor=actor,
+            region=site.region_id,
+            payload={
+                "site": str(site.pk),
+                "name": zone.name,
+                "kind": kind,
+                "restricted": restricted,
+            },
+        )
     return Created(zone, created=True)

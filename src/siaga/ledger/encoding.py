@@ -1,0 +1,73 @@
+"""The bytes that are hashed: canonical JSON of one ledger entry.
+
+Canonical means: keys sorted, no insignificant whitespace, UTF-8, no NaN or Infinity. Pure
+Python, no Django: the standalone verifier uses it too.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+ENTRY_FIELDS = (
+    "seq",
+    "id",
+    "time",
+    "actor",
+    "unit",
+    "region",
+    "kind",
+    "subject_type",
+    "subject_id",
+    "payload",
+)
+
+
+class EncodingError(ValueError):
+    """A value that has no canonical JSON form."""
+
+
+def canonical_json(value: Any) -> bytes:
+    try:
+        text = json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+    except (TypeError, ValueError) as exc:
+        raise EncodingError(str(exc)) from None
+    return text.encode("utf-8")
+
+
+def entry_record(
+    *,
+    seq: int,
+    id: str,
+    time: str,
+    actor: str,
+    unit: str,
+    region: str,
+    kind: str,
+    subject_type: str,
+    subject_id: str,
+    payload: Any,
+) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "id": id,
+        "time": time,
+        "actor": actor,
+        "unit": unit,
+        "region": region,
+        "kind": kind,
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "payload": payload,
+    }
+
+
+def entry_bytes(record: dict[str, Any]) -> bytes:
+    """The canonical bytes of an entry record; its leaf hash is SHA-256(0x00 ‖ these)."""
+    missing = [f for f in ENTRY_FIELDS if f not in record]
+    extra = [f for f in record if f not in ENTRY_FIELDS]
+    if missing or extra:
+        raise EncodingError(f"entry fields wrong: missing {missing}, unexpected {extra}")
+    return canonical_json(record)

@@ -1,0 +1,165 @@
+"""The ledger's tables. Rows are written only by ``services.append`` and never updated."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from siaga.accounts.scoping import ScopedQuerySet
+from siaga.ledger.encoding import entry_record
+
+# A stored perfect subtree is keyed by level and index in one integer.
+LEVEL_SHIFT = 48
+
+
+def node_key(level: int, index: int) -> int:
+    return (level << LEVEL_SHIFT) | index
+
+
+class Entry(models.Model):
+    """One custody-relevant fact, in the order it happened. Append-only."""
+
+    seq = models.BigIntegerField(_("sequence number"), primary_key=True)
+    entry_id = models.UUIDField(_("client id"), unique=True)
+    recorded_at = models.DateTimeField(_("recorded at"))
+    actor = models.CharField(_("actor"), max_length=150, blank=True)
+    unit = models.CharField(_("agency unit"), max_length=150, blank=True)
+    region = models.CharField(_("region code"), max_length=13, blank=True, db_index=True)
+    kind = models.CharField(_("kind"), max_length=60, db_index=True)
+    subject_type = models.CharField(_("subject type"), max_length=60)
+    subject_id = models.CharField(_("subject id"), max_length=64)
+    payload = models.TextField(_("payload (canonical JSON)"))
+    leaf_hash = models.BinaryField(_("leaf hash"), max_length=32)
+
+    objects = ScopedQuerySet.as_manager()
+    scope_region_field = "region"
+
+    class Meta:
+        verbose_name = _("ledger entry")
+        verbose_name_plural = _("ledger entries")
+        ordering = ["seq"]
+        indexes = [models.Index(fields=["subject_type", "subject_id"], name="entry_subject")]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.kind}"
+
+    @property
+    def time(self) -> str:
+        return format_time(self.recorded_at)
+
+    def record(self) -> dict[str, Any]:
+        return entry_record(
+            seq=self.seq,
+            id=str(self.entry_id),
+            time=self.time,
+            actor=self.actor,
+            unit=self.unit,
+            region=self.region,
+            kind=self.kind,
+            subject_type=self.subject_type,
+            subject_id=self.subject_id,
+            payload=json.loads(self.payload),
+        )
+
+
+def format_time(value: datetime) -> str:
+    """UTC with microseconds and a Z: one spelling for one instant."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Node(models.Model):
+    """The hash of a perfect subtree of level ≥ 1 (leaf hashes live on the entries)."""
+
+    key = models.BigIntegerField(primary_key=True)
+    hash = models.BinaryField(max_length=32)
+
+    class Meta:
+        verbose_name = _("tree node")
+        verbose_name_plural = _("tree nodes")
+
+    def __str__(self) -> str:
+        return f"node {self.level}/{self.index}"
+
+    @property
+    def level(self) -> int:
+        return self.key >> LEVEL_SHIFT
+
+    @property
+    def index(self) -> int:
+        return self.key & ((1 << LEVEL_SHIFT) - 1)
+
+
+class Head(models.Model):
+    """The one row that appenders lock: the next sequence number is ``size``."""
+
+    size = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("ledger head")
+
+    def __str__(self) -> str:
+        return f"ledger of {self.size}"
+
+
+class Checkpoint(models.Model):
+    """A signed tree head: size, root and time, as a signed note."""
+
+    size = models.BigIntegerField(_("tree size"), unique=True)
+    root_hash = models.BinaryField(_("root hash"), max_length=32)
+    signed_at = models.DateTimeField(_("signed at"))
+    note = models.TextField(_("signed note"))
+
+    class Meta:
+        verbose_name = _("checkpoint")
+        verbose_name_plural = _("checkpoints")
+        ordering = ["-size"]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.size}"
+
+
+class WitnessKey(models.Model):
+    """A witness's public key (held by a Bawaslu supervisor or an offline key holder)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="witness_keys",
+        verbose_name=_("holder"),
+    )
+    name = models.CharField(_("key name"), max_length=100, unique=True)
+    public_key = models.BinaryField(_("public key"), max_length=32)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("witness key")
+        verbose_name_plural = _("witness keys")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Cosignature(models.Model):
+    """A witness's signature on a checkpoint it verified as consistent with its last one."""
+
+    checkpoint = models.ForeignKey(
+        Checkpoint, on_delete=models.PROTECT, related_name="cosignatures"
+    )
+    witness = models.ForeignKey(WitnessKey, on_delete=models.PROTECT, related_name="cosignatures")
+    signature_line = models.TextField(_("signature line"))
+    cosigned_at = models.DateTimeField(_("co-signed at"))
+
+    class Meta:
+        verbose_name = _("co-signature")
+        verbose_name_plural = _("co-signatures")
+        constraints = [
+            models.UniqueConstraint(fields=["checkpoint", "witness"], name="cosign_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.witness} on {self.checkpoint}"

@@ -1,0 +1,372 @@
+"""Appending to the ledger, proving what it holds, signing and witnessing checkpoints."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Model
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from siaga.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from siaga.core.ids import uuid7
+from siaga.ledger import keys, merkle, note
+from siaga.ledger.encoding import EncodingError, canonical_json
+from siaga.ledger.models import (
+    Checkpoint,
+    Cosignature,
+    Entry,
+    Head,
+    Node,
+    WitnessKey,
+    format_time,
+    node_key,
+)
+
+HEAD_ID = 1
+
+
+class LedgerUsageError(RuntimeError):
+    """A programming error: the ledger used in a way that could lose its guarantees."""
+
+
+@dataclass
+class Fact:
+    """One fact to append: what happened, to what, by whom, where."""
+
+    kind: str
+    subject_type: str
+    subject_id: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    actor: str = ""
+    unit: str = ""
+    region: str = ""
+    id: uuid.UUID | None = None
+
+
+def subject_of(obj: Model) -> tuple[str, str]:
+    return obj._meta.label_lower, str(obj.pk)
+
+
+def append(
+    *,
+    kind: str,
+    subject: Model | tuple[str, str],
+    payload: dict[str, Any] | None = None,
+    actor: Any = None,
+    unit: Any = None,
+    region: str = "",
+    id: uuid.UUID | None = None,
+) -> Entry:
+    """Append one entry inside the caller's transaction (and refuse to run outside one).
+
+    The same ``id`` appended twice returns the first entry.
+    """
+    subject_type, subject_id = subject if isinstance(subject, tuple) else subject_of(subject)
+    fact = Fact(
+        kind=kind,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        payload=payload or {},
+        actor=getattr(actor, "username", actor or "") or "",
+        unit=getattr(unit, "name", unit or "") or "",
+        region=region,
+        id=id,
+    )
+    return append_many([fact])[0]
+
+
+def append_many(facts: Sequence[Fact]) -> list[Entry]:
+    """Append several entries in order, in the caller's transaction, with one lock."""
+    if not connection.in_atomic_block:
+        raise LedgerUsageError(
+            "ledger.append must run inside the transaction that makes the change it records"
+        )
+    ids = [f.id or uuid7() for f in facts]
+    # Lock first: a concurrent append of the same id then finds it here instead of clashing.
+    head = Head.objects.select_for_update().get(pk=HEAD_ID)
+    existing = {e.entry_id: e for e in Entry.objects.filter(entry_id__in=ids)}
+    size = head.size
+    now = timezone.now()
+    cache = _NodeCache()
+    entries: list[Entry] = []
+    new_entries: list[Entry] = []
+    new_nodes: list[Node] = []
+    for fact, entry_id in zip(facts, ids, strict=True):
+        if entry_id in existing:
+            entries.append(existing[entry_id])
+            continue
+        try:
+            payload = canonical_json(fact.payload).decode()
+        except EncodingError as exc:
+            raise InvalidInput(
+                "ledger_payload_invalid",
+                _("The ledger payload is not valid JSON (no NaN or Infinity)."),
+                detail=str(exc),
+            ) from None
+        entry = Entry(
+            seq=size,
+            entry_id=entry_id,
+            recorded_at=now,
+            actor=fact.actor,
+            unit=fact.unit,
+            region=fact.region,
+            kind=fact.kind,
+            subject_type=fact.subject_type,
+            subject_id=fact.subject_id,
+            payload=payload,
+        )
+        leaf = merkle.leaf_hash(entry_bytes_fast(entry))
+        entry.leaf_hash = leaf
+        for (level, index), value in merkle.perfect_nodes_after_append(size, leaf, cache.read):
+            cache.put(level, index, value)
+            if level > 0:
+                new_nodes.append(Node(key=node_key(level, index), hash=value))
+        existing[entry_id] = entry
+        entries.append(entry)
+        new_entries.append(entry)
+        size += 1
+    if new_entries:
+        Entry.objects.bulk_create(new_entries)
+        Node.objects.bulk_create(new_nodes)
+        Head.objects.filter(pk=HEAD_ID).update(size=size)
+        every = settings.LEDGER_CHECKPOINT_EVERY
+        if head.size // every != size // every:
+            transaction.on_commit(_enqueue_checkpoint)
+    return entries
+
+
+def _enqueue_checkpoint() -> None:
+    from siaga.ledger.tasks import make_checkpoint_task
+
+    make_checkpoint_task.enqueue()
+
+
+class _NodeCache:
+    """Perfect-subtree hashes read during one append, from memory or (once) from storage."""
+
+    def __init__(self) -> None:
+        self.values: dict[tuple[int, int], bytes] = {}
+
+    def put(self, level: int, index: int, value: bytes) -> None:
+        self.values[(level, index)] = value
+
+    def read(self, key: tuple[int, int]) -> bytes:
+        if key not in self.values:
+            self.values.update(read_nodes({key}))
+        return self.values[key]
+
+
+def read_nodes(wanted: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    """Stored hashes of perfect subtrees in one query per table."""
+    wanted = set(wanted)
+    leaves = [index for level, index in wanted if level == 0]
+    inner = {node_key(level, index): (level, index) for level, index in wanted if level > 0}
+    found: dict[tuple[int, int], bytes] = {}
+    for seq, leaf in Entry.objects.filter(seq__in=leaves).values_list("seq", "leaf_hash"):
+        found[(0, seq)] = bytes(leaf)
+    for key, value in Node.objects.filter(key__in=list(inner)).values_list("key", "hash"):
+        found[inner[key]] = bytes(value)
+    missing = wanted - set(found)
+    if missing:
+        raise LedgerUsageError(f"stored tree is missing nodes {sorted(missing)[:5]}")
+    return found
+
+
+def entry_bytes_fast(entry: Entry) -> bytes:
+    """Canonical bytes of an entry, built from its stored (already canonical) payload.
+
+    Equal to ``encoding.entry_bytes(entry.record())``, without re-parsing the payload; the
+    keys are written in sorted order.
+    """
+    return _CANONICAL.format(
+        actor=_s(entry.actor),
+        id=_s(str(entry.entry_id)),
+        kind=_s(entry.kind),
+        payload=entry.payload,
+        region=_s(entry.region),
+        seq=entry.seq,
+        subject_id=_s(entry.subject_id),
+        subject_type=_s(entry.subject_type),
+        time=_s(format_time(entry.recorded_at)),
+        unit=_s(entry.unit),
+    ).encode("utf-8")
+
+
+_CANONICAL = (
+    '{{"actor":{actor},"id":{id},"kind":{kind},"payload":{payload},"region":{region},'
+    '"seq":{seq},"subject_id":{subject_id},"subject_type":{subject_type},"time":{time},'
+    '"unit":{unit}}}'
+)
+
+
+def _s(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+# --- reading and proving -----------------------------------------------------------------
+
+
+def tree_size() -> int:
+    return Head.objects.values_list("size", flat=True).get(pk=HEAD_ID)
+
+
+def root_hash(size: int) -> bytes:
+    if size == 0:
+        return merkle.EMPTY_ROOT
+    values = read_nodes(merkle.subtree_keys(0, size))
+    return merkle.range_hash(0, size, values.__getitem__)
+
+
+def inclusion_proof(index: int, size: int) -> list[bytes]:
+    _check_size(size)
+    if not 0 <= index < size:
+        raise InvalidInput(
+            "proof_index_out_of_range",
+            _("The entry index must be below the tree size."),
+            detail={"index": index, "tree_size": size},
+        )
+    values = read_nodes(merkle.inclusion_proof_keys(index, size))
+    return merkle.inclusion_proof(index, size, values.__getitem__)
+
+
+def consistency_proof(first: int, second: int) -> list[bytes]:
+    _check_size(second)
+    if not 0 <= first <= second:
+        raise InvalidInput(
+            "proof_sizes_invalid",
+            _("The first tree size must not exceed the second."),
+            detail={"first": first, "second": second},
+        )
+    values = read_nodes(merkle.consistency_proof_keys(first, second))
+    return merkle.consistency_proof(first, second, values.__getitem__)
+
+
+def _check_size(size: int) -> None:
+    if not 0 < size <= tree_size():
+        raise InvalidInput(
+            "tree_size_invalid",
+            _("The tree size must be between 1 and the ledger's current size."),
+            detail={"tree_size": size},
+        )
+
+
+# --- checkpoints and witnesses -----------------------------------------------------------
+
+
+def make_checkpoint() -> Checkpoint | None:
+    """Sign the current tree head; returns the existing one when nothing was appended since."""
+    with transaction.atomic():
+        size = tree_size()
+        if size == 0:
+            return None
+        latest = Checkpoint.objects.filter(size=size).first()
+        if latest is not None:
+            return latest
+        now = timezone.now()
+        head = note.Checkpoint(
+            origin=keys.origin(), size=size, root=root_hash(size), time=int(now.timestamp())
+        )
+        text = note.sign(head, keys.origin(), keys.signing_key())
+        checkpoint, _created = Checkpoint.objects.get_or_create(
+            size=size, defaults={"root_hash": head.root, "signed_at": now, "note": text}
+        )
+        return checkpoint
+
+
+def register_witness_key(*, actor: Any, vkey: str) -> WitnessKey:
+    """A Bawaslu supervisor registers the public half of the key they witness with."""
+    from siaga.accounts.permissions import Action
+    from siaga.accounts.scoping import scope_roots
+
+    roots = scope_roots(actor, Action.FILE_FINDING)
+    if roots is not None and not roots:
+        raise PermissionDenied("forbidden", _("Only Bawaslu supervisors witness the ledger."))
+    try:
+        name, kind, public_key = note.parse_verifier_key(vkey)
+    except note.NoteError as exc:
+        raise InvalidInput(
+            "witness_key_invalid", _("This is not a valid witness key."), detail=str(exc)
+        ) from None
+    if kind != note.COSIGNATURE_V1:
+        raise InvalidInput(
+            "witness_key_invalid",
+            _("A witness key must be a cosignature/v1 (type 0x04) Ed25519 key."),
+        )
+    with transaction.atomic():
+        existing = WitnessKey.objects.filter(name=name).first()
+        if existing is not None:
+            if existing.user_id == actor.pk and bytes(existing.public_key) == public_key:
+                return existing
+            raise Conflict("witness_key_name_taken", _("A witness key with this name exists."))
+        return WitnessKey.objects.create(user=actor, name=name, public_key=public_key)
+
+
+def add_cosignature(*, actor: Any, size: int, signature_line: str) -> Cosignature:
+    """Store a witness's co-signature, after checking it and the witness's consistency."""
+    checkpoint = Checkpoint.objects.filter(size=size).first()
+    if checkpoint is None:
+        raise NotFound("checkpoint_not_found", _("No checkpoint has this tree size."))
+    parsed, _sigs = note.parse(checkpoint.note)
+    try:
+        _cp, signatures = note.parse(parsed.body() + "\n" + signature_line.strip() + "\n")
+        signature = signatures[0]
+    except (note.NoteError, IndexError):
+        raise InvalidInput(
+            "cosignature_invalid", _("The co-signature line is malformed.")
+        ) from None
+    witness = WitnessKey.objects.filter(name=signature.name, user=actor).first()
+    if witness is None:
+        raise PermissionDenied("witness_key_unknown", _("You have no witness key with this name."))
+    try:
+        timestamp = note.verify_cosignature(
+            parsed, signature, witness.name, bytes(witness.public_key)
+        )
+    except note.NoteError as exc:
+        raise InvalidInput(
+            "cosignature_invalid", _("The co-signature does not verify."), detail=str(exc)
+        ) from None
+    with transaction.atomic():
+        last = (
+            Cosignature.objects.select_related("checkpoint")
+            .filter(witness=witness)
+            .order_by("-checkpoint__size")
+            .first()
+        )
+        if last is not None:
+            if last.checkpoint.size > size:
+                raise Conflict(
+                    "cosignature_older_than_last",
+                    _("This witness already co-signed a larger checkpoint."),
+                    detail={"last": last.checkpoint.size},
+                )
+            try:
+                merkle.verify_consistency(
+                    last.checkpoint.size,
+                    size,
+                    bytes(last.checkpoint.root_hash),
+                    bytes(checkpoint.root_hash),
+                    consistency_proof(last.checkpoint.size, size),
+                )
+            except merkle.ProofError as exc:
+                raise Conflict(
+                    "ledger_inconsistent",
+                    _("This checkpoint does not extend the one this witness signed before."),
+                    detail=str(exc),
+                ) from None
+        cosignature, _created = Cosignature.objects.get_or_create(
+            checkpoint=checkpoint,
+            witness=witness,
+            defaults={
+                "signature_line": signature.line(),
+                "cosigned_at": datetime.fromtimestamp(timestamp, tz=UTC),
+            },
+        )
+    return cosignature

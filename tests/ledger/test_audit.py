@@ -1,0 +1,249 @@
+"""Tampering the ledger, each way the issue names: ``verify`` and the standalone verifier
+must catch it, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+
+from siaga.ledger import audit, keys, merkle, note, services
+from siaga.ledger.models import Checkpoint, Entry, Head, Node
+from siaga.ledger.verify import Tampered, verify_export
+
+pytestmark = pytest.mark.django_db
+
+
+def sql(statement: str, params: list[Any] | None = None) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params or [])
+
+
+def exported() -> list[str]:
+    out = io.StringIO()
+    audit.export(out)
+    return out.getvalue().splitlines(keepends=True)
+
+
+def broken_at() -> audit.Broken:
+    with pytest.raises(audit.Broken) as caught:
+        audit.verify_database()
+    return caught.value
+
+
+def test_sound_ledger_verifies(signed: list[Checkpoint]) -> None:
+    result = audit.verify_database()
+    assert result.entries == services.tree_size()
+    assert result.checkpoints == 2
+    out = io.StringIO()
+    call_command("ledger", "verify", stdout=out)
+    assert out.getvalue().startswith(f"OK: {result.entries} entries, 2 checkpoints")
+
+
+def test_checkpoint_is_a_signed_note_of_the_root(signed: list[Checkpoint]) -> None:
+    checkpoint = signed[-1]
+    parsed = note.verify(checkpoint.note, keys.origin(), keys.public_key())
+    assert parsed.size == checkpoint.size == services.tree_size()
+    assert parsed.root == bytes(checkpoint.root_hash) == services.root_hash(checkpoint.size)
+    lines = checkpoint.note.split("\n")
+    assert lines[0] == "siaga.local/ledger"
+    assert lines[5].startswith("\u2014 siaga.local/ledger ")
+    assert services.make_checkpoint() == checkpoint  # nothing new: the same checkpoint
+    assert keys.key_path().stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("kind", "custody.dispatch"),
+        ("actor", "someone.else"),
+        ("unit", "Polres OKU"),
+        ("region", "16.01"),
+        ("subject_type", "sites.zone"),
+        ("subject_id", "42"),
+        ("payload", '{"n":999}'),
+    ],
+)
+def test_changing_any_field_is_detected(signed: list[Checkpoint], column: str, value: str) -> None:
+    seq = services.tree_size() - 5
+    sql(f"UPDATE ledger_entry SET {column} = %s WHERE seq = %s", [value, seq])  # noqa: S608
+    error = broken_at()
+    assert error.seq == seq
+    assert f"seq {seq}" in str(error)
+
+
+def test_changing_the_time_or_id_is_detected(signed: list[Checkpoint]) -> None:
+    seq = services.tree_size() - 3
+    entry = Entry.objects.get(seq=seq)
+    Entry.objects.filter(seq=seq).update(recorded_at=entry.recorded_at.replace(year=2020))
+    assert broken_at().seq == seq
+    Entry.objects.filter(seq=seq).update(recorded_at=entry.recorded_at)
+    audit.verify_database()
+    Entry.objects.filter(seq=seq).update(entry_id=uuid.uuid4())
+    assert broken_at().seq == seq
+
+
+def test_rewriting_fields_and_leaf_hash_together_is_detected(signed: list[Checkpoint]) -> None:
+    seq = services.tree_size() - 4
+    entry = Entry.objects.get(seq=seq)
+    entry.kind = "custody.dispatch"
+    Entry.objects.filter(seq=seq).update(
+        kind=entry.kind, leaf_hash=merkle.leaf_hash(services.entry_bytes_fast(entry))
+    )
+    error = broken_at()
+    assert error.seq is not None and error.seq <= seq
+    assert "stored subtree" in str(error)
+
+
+def test_deleting_an_entry_is_detected(signed: list[Checkpoint]) -> None:
+    seq = services.tree_size() - 10
+    Entry.objects.filter(seq=seq).delete()
+    error = broken_at()
+    assert error.seq == seq
+    assert "missing" in str(error)
+
+
+def test_swapping_two_entries_is_detected(signed: list[Checkpoint]) -> None:
+    a, b = services.tree_size() - 8, services.tree_size() - 7
+    first, second = Entry.objects.get(seq=a), Entry.objects.get(seq=b)
+    # Swap everything but the sequence numbers, leaf hashes included.
+    columns = ["entry_id", "kind", "subject_type", "subject_id", "payload", "leaf_hash"]
+    Entry.objects.filter(seq=a).update(entry_id=uuid.uuid4())
+    Entry.objects.filter(seq=b).update(**{c: getattr(first, c) for c in columns})
+    Entry.objects.filter(seq=a).update(**{c: getattr(second, c) for c in columns})
+    assert broken_at().seq == a
+
+
+def test_a_fork_is_detected_by_verify_and_by_a_witnessed_checkpoint(
+    signed: list[Checkpoint], grow: object
+) -> None:
+    witnessed = signed[-1]
+    cut = witnessed.size - 6
+    # Truncate the tail (entries and every subtree that covers them) and append different
+    # entries: the stored tree is rebuilt cleanly, as a careful forger would.
+    Entry.objects.filter(seq__gte=cut).delete()
+    doomed = [n.key for n in Node.objects.all() if (n.index + 1) << n.level > cut]
+    Node.objects.filter(key__in=doomed).delete()
+    Head.objects.filter(pk=1).update(size=cut)
+    grow(10)  # type: ignore[operator]
+    error = broken_at()
+    assert f"checkpoint at size {witnessed.size}" in str(error)
+    # The witness's view: the new head does not extend the checkpoint it signed.
+    Checkpoint.objects.all().delete()
+    forged = services.make_checkpoint()
+    assert forged is not None
+    proof = services.consistency_proof(witnessed.size, forged.size)
+    with pytest.raises(merkle.ProofError):
+        merkle.verify_consistency(
+            witnessed.size, forged.size, bytes(witnessed.root_hash), bytes(forged.root_hash), proof
+        )
+
+
+def test_checkpoint_with_a_bad_signature_is_detected(signed: list[Checkpoint]) -> None:
+    checkpoint = signed[0]
+    text = checkpoint.note.replace(f"\n{checkpoint.size}\n", f"\n{checkpoint.size + 1}\n")
+    Checkpoint.objects.filter(pk=checkpoint.pk).update(note=text)
+    assert "does not verify" in str(broken_at())
+
+
+def test_verify_command_exits_1_naming_the_seq(signed: list[Checkpoint]) -> None:
+    seq = services.tree_size() - 2
+    sql("UPDATE ledger_entry SET actor = 'x' WHERE seq = %s", [seq])
+    out = io.StringIO()
+    with pytest.raises(CommandError) as caught:
+        call_command("ledger", "verify", stdout=out)
+    assert caught.value.returncode == 1
+    assert f"FAIL: seq {seq}:" in out.getvalue()
+
+
+def test_export_verifies_with_the_standalone_verifier(signed: list[Checkpoint]) -> None:
+    lines = exported()
+    report = verify_export(lines, keys.instance_verifier_key())
+    assert report.entries == services.tree_size()
+    assert report.checkpoints == 2
+    header = json.loads(lines[0])
+    assert header["size"] == services.tree_size()
+
+
+@pytest.mark.parametrize("edit", ["change", "delete", "swap", "reorder_checkpoint", "header"])
+def test_export_edited_by_hand_fails(signed: list[Checkpoint], edit: str) -> None:
+    lines = exported()
+    target = next(i for i, line in enumerate(lines) if '"payload":{"n":3,' in line)
+    if edit == "change":
+        lines[target] = lines[target].replace('"n":3,', '"n":4,')
+    elif edit == "delete":
+        del lines[target]
+    elif edit == "swap":
+        lines[target], lines[target + 1] = lines[target + 1], lines[target]
+    elif edit == "reorder_checkpoint":
+        index = next(i for i, line in enumerate(lines) if line.startswith('{"checkpoint"'))
+        lines.insert(index - 1, lines.pop(index))
+    else:
+        lines[0] = lines[0].replace('"size": ', '"size": 1')
+    with pytest.raises(Tampered):
+        verify_export(lines, keys.instance_verifier_key())
+
+
+def test_export_with_a_foreign_key_fails(signed: list[Checkpoint]) -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    stranger = note.verifier_key(
+        keys.origin(), note.public_bytes(Ed25519PrivateKey.generate().public_key())
+    )
+    with pytest.raises(Tampered):
+        verify_export(exported(), stranger)
+
+
+def test_kept_checkpoint_catches_a_fork_in_an_export(signed: list[Checkpoint]) -> None:
+    kept = signed[0].note
+    lines = exported()
+    assert verify_export(lines, keys.instance_verifier_key(), kept).checkpoints == 2
+    # A forged export that drops every checkpoint and changes an early entry.
+    forged = [line for line in lines if not line.startswith(('{"checkpoint"', '{"cosig'))]
+    first_entry = next(i for i, line in enumerate(forged) if line.startswith('{"actor"'))
+    forged[first_entry] = forged[first_entry].replace('"kind":"', '"kind":"x')
+    with pytest.raises(Tampered, match="kept checkpoint"):
+        verify_export(forged, keys.instance_verifier_key(), kept)
+
+
+def test_standalone_verifier_runs_without_django(signed: list[Checkpoint], tmp_path: Path) -> None:
+    export_file = tmp_path / "ledger.jsonl"
+    export_file.write_text("".join(exported()))
+    key_file = tmp_path / "key.txt"
+    key_file.write_text(keys.instance_verifier_key())
+    kept = tmp_path / "kept.txt"
+    kept.write_text(signed[0].note)
+    code = (
+        "import sys, runpy; sys.argv = ['verify', sys.argv[1], '--key', '@' + sys.argv[2],"
+        " '--checkpoint', sys.argv[3]]\n"
+        "try:\n    runpy.run_module('siaga.ledger.verify', run_name='__main__')\n"
+        "except SystemExit as e:\n"
+        "    assert 'django' not in sys.modules, 'the verifier imported Django'\n"
+        "    raise\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(export_file), str(key_file), str(kept)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith(f"OK: {services.tree_size()} entries")
+    export_file.write_text("".join(exported()).replace('"n":5', '"n":6', 1))
+    result = subprocess.run(
+        [sys.executable, "-m", "siaga.ledger.verify", str(export_file), "--key", f"@{key_file}"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stdout.startswith("FAIL: entries ")
