@@ -20,6 +20,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from siaga.accounts.models import ApiToken, User
 from siaga.accounts.services import issue_api_token
+from siaga.ledger.models import Entry
 from tests.conftest import World
 
 pytestmark = pytest.mark.django_db
@@ -107,6 +108,8 @@ class Target:
 def target(world: World, operator_okut: User) -> Target:
     token, raw = issue_api_token(actor=operator_okut, name="gate phone")
     site = world.warehouse_okut
+    ledger_entry = Entry.objects.filter(region__startswith="16.08").order_by("seq").first()
+    assert ledger_entry is not None
     values = {
         "site_id": str(site.pk),
         "token_id": str(token.pk),
@@ -118,6 +121,7 @@ def target(world: World, operator_okut: User) -> Target:
         "content_type_id": str(ContentType.objects.get_for_model(site).pk),
         "url": "sites/site/",
         "id": str(operator_okut.pk),
+        "seq": str(ledger_entry.seq),
     }
     canaries = [
         "GUDANG-16.08",
@@ -233,7 +237,7 @@ def test_users_of_another_kabupaten_see_and_change_nothing_here(
     client = client_for(user)
     for route in all_routes():
         url = url_for(route, target)
-        aimed = any(p in ("site_id", "token_id", "object_id") for p in route.params)
+        aimed = any(p in ("site_id", "token_id", "object_id", "seq") for p in route.params)
         for method in METHODS:
             before = snapshot(user)
             response = send(client, method, url, body_for(route, target))

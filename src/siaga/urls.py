@@ -40,6 +40,7 @@ urlpatterns = [
     path("account/tokens/<uuid:token_id>/revoke/", views.token_revoke, name="token-revoke"),
     path("sites/", include(sites_patterns)),
     path("regions/", include(regions_patterns)),
+    path("ledger/", include("siaga.ledger.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     re_path(r"^api/v1/(?P<rest>.*)$", api_not_found, name="api-not-found"),

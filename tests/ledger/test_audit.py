@@ -247,3 +247,29 @@ def test_standalone_verifier_runs_without_django(signed: list[Checkpoint], tmp_p
     )
     assert result.returncode == 1
     assert result.stdout.startswith("FAIL: entries ")
+
+
+def test_checkpoint_is_due_after_the_period_when_entries_were_added(
+    signed: list[Checkpoint], grow: Any
+) -> None:
+    from datetime import timedelta
+
+    assert services.checkpoint_if_due(timedelta(0)) is None  # nothing new since the last
+    grow(2)
+    assert services.checkpoint_if_due(timedelta(hours=1)) is None  # too soon
+    made = services.checkpoint_if_due(timedelta(0))
+    assert made is not None and made.size == services.tree_size()
+
+
+def test_every_n_entries_a_checkpoint_task_is_queued(
+    grow: Any, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from django_tasks_db.models import DBTaskResult
+
+    settings.LEDGER_CHECKPOINT_EVERY = 5
+    before = DBTaskResult.objects.filter(task_path__endswith="make_checkpoint_task").count()
+    start = services.tree_size()
+    with django_capture_on_commit_callbacks(execute=True):
+        grow(12)
+    queued = DBTaskResult.objects.filter(task_path__endswith="make_checkpoint_task").count()
+    assert queued - before == (start + 12) // 5 - start // 5

@@ -347,3 +347,47 @@ def _build_tps(admin: User, kabupaten: str, unit: AgencyUnit) -> None:
                 voters=voters,
                 synthetic=True,
             )
+
+
+def witness_demo_ledger() -> tuple[int, str] | None:
+    """Sign a checkpoint and have the Bawaslu supervisor of OKU Timur co-sign it, with a
+    witness key kept under SIAGA_HOME as an offline key holder would keep it."""
+    from pathlib import Path
+
+    from django.conf import settings
+    from django.utils import timezone
+
+    from siaga.ledger import keys
+    from siaga.ledger import services as ledger
+    from siaga.ledger.models import Cosignature
+    from siaga.ledger.witness import generate_key, load_key, witness_checkpoint, witness_vkey
+
+    checkpoint = ledger.make_checkpoint()
+    if checkpoint is None:
+        return None
+    supervisor = User.objects.get(username="bawaslu.okut")
+    name = "bawaslu-okut-demo"
+    key_file = Path(settings.SIAGA_HOME) / "witness-bawaslu.okut.pem"
+    key = load_key(key_file) if key_file.exists() else generate_key(key_file)
+    witness = ledger.register_witness_key(actor=supervisor, vkey=witness_vkey(name, key))
+    last = (
+        Cosignature.objects.filter(witness=witness)
+        .select_related("checkpoint")
+        .order_by("-checkpoint__size")
+        .first()
+    )
+    if last is None or last.checkpoint.size < checkpoint.size:
+        previous = last.checkpoint if last else None
+        line = witness_checkpoint(
+            new_note=checkpoint.note,
+            previous_note=previous.note if previous else None,
+            consistency=ledger.consistency_proof(previous.size, checkpoint.size)
+            if previous
+            else [],
+            instance_vkey=keys.instance_verifier_key(),
+            key=key,
+            name=name,
+            timestamp=int(timezone.now().timestamp()),
+        )
+        ledger.add_cosignature(actor=supervisor, size=checkpoint.size, signature_line=line)
+    return checkpoint.size, name

@@ -6,7 +6,7 @@ import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -279,6 +279,16 @@ def make_checkpoint() -> Checkpoint | None:
             size=size, defaults={"root_hash": head.root, "signed_at": now, "note": text}
         )
         return checkpoint
+
+
+def checkpoint_if_due(every: timedelta) -> Checkpoint | None:
+    """Sign a checkpoint when entries were appended and the last one is older than ``every``."""
+    latest = Checkpoint.objects.order_by("-size").first()
+    if latest is not None and (
+        latest.size == tree_size() or timezone.now() - latest.signed_at < every
+    ):
+        return None
+    return make_checkpoint()
 
 
 def register_witness_key(*, actor: Any, vkey: str) -> WitnessKey:

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 NAVIGATION: list[tuple[str | None, Any]] = [
     ("home", _("Dashboard")),
     ("sites:list", _("Sites")),
+    ("ledger:index", _("Ledger")),
     (None, _("Logistics")),
     (None, _("Gate & visitors")),
     (None, _("Incidents")),
@@ -20,7 +21,6 @@ NAVIGATION: list[tuple[str | None, Any]] = [
     (None, _("Inspections")),
     (None, _("TPS & APK")),
     (None, _("Stages")),
-    (None, _("Ledger")),
     ("regions:browse", _("Regions")),
 ]
 

@@ -7,6 +7,7 @@ import threading
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
@@ -62,9 +63,15 @@ class Command(BaseCommand):
             logger.warning("requeued %d task(s) abandoned by a dead worker", count)
 
     def _watch(self, older_than: timedelta, stop: threading.Event) -> None:
-        period = max(1.0, min(60.0, older_than.total_seconds() / 2))
+        """Housekeeping beside the task loop: requeue abandoned tasks, sign checkpoints."""
+        from siaga.ledger.services import checkpoint_if_due
+
+        period = max(1.0, min(30.0, older_than.total_seconds() / 2))
         while not stop.wait(period):
             try:
                 self._requeue(older_than)
+                checkpoint_if_due(timedelta(seconds=settings.LEDGER_CHECKPOINT_SECONDS))
+            except Exception:
+                logger.exception("worker housekeeping failed; trying again later")
             finally:
                 close_old_connections()

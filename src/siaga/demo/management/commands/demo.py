@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from siaga.demo.world import build_world
+from siaga.demo.world import build_world, witness_demo_ledger
 from siaga.regions.models import Region
 from siaga.regions.services import load_regions
 
@@ -48,6 +48,14 @@ class Command(BaseCommand):
             f"Demo world ready: {world.sites} sites, {world.tps} TPS in OKU Timur with "
             f"{world.voters:,} synthetic voters ({time.monotonic() - started:.1f} s)."
         )
+        witnessed = witness_demo_ledger()
+        if witnessed:
+            self.stdout.write(
+                f"Ledger: checkpoint at {witnessed[0]} entries, co-signed by the Bawaslu "
+                f"witness key {witnessed[1]}. Check it yourself:\n"
+                f"  siaga ledger export ledger.jsonl && python -m siaga.ledger.verify "
+                f'ledger.jsonl --key "$(siaga ledger key)"'
+            )
         self._print_accounts(world.accounts)
         if options["setup_only"]:
             return
