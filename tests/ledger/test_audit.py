@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import connection, transaction
 
+from siaga.core.errors import InvalidInput
 from siaga.ledger import audit, keys, merkle, note, services
 from siaga.ledger.models import Checkpoint, Entry, Head, Node
 from siaga.ledger.verify import Tampered, verify_export
@@ -31,7 +32,8 @@ def sql(statement: str, params: list[Any] | None = None) -> None:
 def exported() -> list[str]:
     out = io.StringIO()
     audit.export(out)
-    return out.getvalue().splitlines(keepends=True)
+    # JSON lines end at "\n" only; str.splitlines would also split at U+2028 inside strings.
+    return [line + "\n" for line in out.getvalue().split("\n")[:-1]]
 
 
 def broken_at() -> audit.Broken:
@@ -273,3 +275,49 @@ def test_every_n_entries_a_checkpoint_task_is_queued(
         grow(12)
     queued = DBTaskResult.objects.filter(task_path__endswith="make_checkpoint_task").count()
     assert queued - before == (start + 12) // 5 - start // 5
+
+
+AWKWARD = [
+    'quote " backslash \\ slash /',
+    "controls \x01\x08\x0c\n\r\t\x1f\x7f",
+    "Bahasa: Pengamanan logistik — “kutip” ‘tunggal’ … é ñ ü",
+    "emoji 🗳️📦 and U+2028\u2028 U+2029\u2029 BOM\ufeff",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", AWKWARD)
+def test_awkward_strings_are_spelled_alike_by_append_verify_and_export(text: str) -> None:
+    """Appending, verifying and exporting each build an entry's canonical bytes; they must be
+    the very bytes the appender hashed, whatever the strings hold."""
+    short = text[:50]
+    with transaction.atomic():
+        entry = services.append(
+            kind=f"k{short}",
+            subject=(f"t{short}", f"id{short}"),
+            payload={"text": text, text: [text]},
+            actor=short,
+            unit=text,
+            region="16.08.01",
+        )
+    audit.verify_database()
+    exported_line = next(line for line in exported() if f'"seq":{entry.seq},' in line)
+    assert exported_line.rstrip("\n").encode() == services.entry_bytes_fast(entry)
+    assert json.loads(exported_line) == entry.record()
+
+
+def test_a_nul_character_is_refused_everywhere() -> None:
+    """PostgreSQL cannot store U+0000 in text; SQLite could. Refuse it on both alike."""
+    before = services.tree_size()
+    for fields in ({"payload": {"x": "a\x00b"}}, {"actor": "a\x00b"}, {"kind": "k\x00"}):
+        arguments: dict[str, Any] = {"kind": "k", "subject": ("t", "1"), **fields}
+        with pytest.raises(InvalidInput) as caught, transaction.atomic():
+            services.append(**arguments)
+        assert caught.value.code == "ledger_text_invalid"
+    assert services.tree_size() == before
+
+
+def test_a_literal_backslash_u0000_is_not_a_nul() -> None:
+    with transaction.atomic():
+        entry = services.append(kind="k", subject=("t", "1"), payload={"x": "\\u0000"})
+    assert json.loads(entry.payload) == {"x": "\\u0000"}

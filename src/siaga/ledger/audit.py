@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import IO, Any
 
 from django.db import connection
 
 from siaga.ledger import keys, merkle, note, services
-from siaga.ledger.models import LEVEL_SHIFT, Checkpoint, Cosignature, Entry, Node, format_time
+from siaga.ledger.encoding import ENTRY_TEMPLATE, json_string
+from siaga.ledger.models import LEVEL_SHIFT, Checkpoint, Cosignature, Entry, Node
 from siaga.ledger.verify import EXPORT_FORMAT
 
-CHUNK = 10_000
-_COLUMNS = (
-    "seq, entry_id, recorded_at, actor, unit, region, kind, subject_type, subject_id, payload, "
-    "leaf_hash"
-)
+CHUNK = 1 << 14  # entries per step of verify; aligned, so every full chunk is a subtree
 
 
 class Broken(Exception):
@@ -37,16 +33,52 @@ class Verified:
     cosignatures: int
 
 
+def _subtree_broken(level: int, index: int) -> None:
+    first = index << level
+    raise Broken(
+        f"stored subtree over seq {first}..{first + (1 << level) - 1} differs from the entries "
+        "(a leaf hash or subtree was rewritten)",
+        first,
+    )
+
+
+def _chunk_reader(
+    start: int, levels: list[list[bytes]], stored: dict[int, bytes]
+) -> merkle.NodeReader:
+    """Subtree hashes for a root: this chunk's from memory, earlier (verified) ones stored."""
+
+    def read(key: tuple[int, int]) -> bytes:
+        level, index = key
+        if index << level >= start and level < len(levels):
+            return levels[level][index - (start >> level)]
+        return stored[(level << LEVEL_SHIFT) | index]
+
+    return read
+
+
+def _select() -> str:
+    """Entries with the time and id as text: datetime and UUID objects would cost more than
+    the hashing. Python then spells the canonical bytes (``encoding.ENTRY_TEMPLATE``)."""
+    table = Entry._meta.db_table
+    if connection.vendor == "postgresql":
+        time = "to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+        entry_id = "entry_id::text"
+    else:
+        time = "recorded_at || ''"  # an expression, so SQLite's datetime converter stays out
+        entry_id = "entry_id"
+    return (
+        f"SELECT seq, {entry_id}, {time}, actor, unit, region, kind, subject_type, subject_id, "  # noqa: S608 - constant names
+        f"payload, leaf_hash FROM {table} WHERE seq > %s ORDER BY seq LIMIT {CHUNK}"
+    )
+
+
 def _rows() -> Iterator[tuple[Any, ...]]:
     """Entries in order through a raw cursor: the ORM would cost more than the hashing."""
-    table = Entry._meta.db_table
+    query = _select()
     last = -1
     with connection.cursor() as cursor:
         while True:
-            cursor.execute(
-                f"SELECT {_COLUMNS} FROM {table} WHERE seq > %s ORDER BY seq LIMIT {CHUNK}",  # noqa: S608 - constant names
-                [last],
-            )
+            cursor.execute(query, [last])
             rows = cursor.fetchall()
             if not rows:
                 return
@@ -54,71 +86,161 @@ def _rows() -> Iterator[tuple[Any, ...]]:
             last = int(rows[-1][0])
 
 
-def _time(value: object) -> str:
-    if isinstance(value, datetime):
-        # SQLite's converter gives a naive datetime that is already UTC.
-        return format_time(value if value.tzinfo else value.replace(tzinfo=UTC))
-    # Without a converter SQLite hands back its text: "2026-11-28 14:30:00.123456" (UTC).
-    text = str(value)
-    fraction = text[20:26] if len(text) > 19 else ""
-    return f"{text[:10]}T{text[11:19]}.{fraction:0<6}Z"
+def _text_id(value: str) -> str:
+    """SQLite keeps a UUID as 32 hex digits; the record spells it with dashes."""
+    if len(value) == 32:
+        return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
+    return value
 
 
-def _uuid(value: object) -> str:
-    text = str(value)
-    if len(text) == 32:  # SQLite keeps UUIDs as 32 hex digits
-        return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
-    return text
+def _text_time(value: str) -> str:
+    """SQLite keeps UTC as "YYYY-MM-DD HH:MM:SS[.ffffff]"; PostgreSQL already formatted it."""
+    if value[10] == " ":
+        fraction = value[20:26]
+        return f"{value[:10]}T{value[11:19]}.{fraction:0<6}Z"
+    return value
 
 
-def _s(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False)
+class _Speller:
+    """Canonical bytes of fetched rows. Actors, units, regions, kinds and one batch's time
+    repeat, so each spelling is escaped once."""
+
+    def __init__(self) -> None:
+        self.escaped: dict[str, str] = {}
+        self.times: dict[str, str] = {}
+
+    def escape(self, value: str) -> str:
+        spelled = self.escaped.get(value)
+        if spelled is None:
+            spelled = self.escaped[value] = json_string(value)
+        return spelled
+
+    def time(self, value: str) -> str:
+        spelled = self.times.get(value)
+        if spelled is None:
+            spelled = self.times[value] = json_string(_text_time(value))
+        return spelled
+
+    def leaves(self, rows: list[tuple[Any, ...]]) -> list[bytes]:
+        sha256, template, s = hashlib.sha256, ENTRY_TEMPLATE, json_string
+        get, escape, times, time = self.escaped.get, self.escape, self.times.get, self.time
+        return [
+            sha256(
+                b"\x00"
+                + (
+                    template
+                    % (
+                        get(a) or escape(a),
+                        s(_text_id(i)),
+                        get(k) or escape(k),
+                        p,
+                        get(r) or escape(r),
+                        q,
+                        s(sid),
+                        get(st) or escape(st),
+                        times(t) or time(t),
+                        get(u) or escape(u),
+                    )
+                ).encode("utf-8")
+            ).digest()
+            for q, i, t, a, u, r, k, st, sid, p, _h in rows
+        ]
+
+    def line(self, row: tuple[Any, ...]) -> str:
+        q, i, t, a, u, r, k, st, sid, p, _h = row
+        s = json_string
+        return ENTRY_TEMPLATE % (
+            s(a),
+            s(_text_id(i)),
+            s(k),
+            p,
+            s(r),
+            q,
+            s(sid),
+            s(st),
+            self.time(t),
+            s(u),
+        )
 
 
-def canonical_row(row: tuple[Any, ...]) -> bytes:
-    seq, entry_id, recorded_at, actor, unit, region, kind, subject_type, subject_id, payload = row[
-        :10
-    ]
-    return (
-        f'{{"actor":{_s(actor)},"id":"{_uuid(entry_id)}","kind":{_s(kind)},"payload":{payload},'
-        f'"region":{_s(region)},"seq":{seq},"subject_id":{_s(subject_id)},'
-        f'"subject_type":{_s(subject_type)},"time":"{_time(recorded_at)}","unit":{_s(unit)}}}'
-    ).encode()
+def _chunks() -> Iterator[list[tuple[Any, ...]]]:
+    rows: list[tuple[Any, ...]] = []
+    for row in _rows():
+        rows.append(row)
+        if len(rows) == CHUNK:
+            yield rows
+            rows = []
+    if rows:
+        yield rows
+
+
+def _first_difference(left: Sequence[bytes], right: Sequence[bytes | None]) -> int:
+    return next(i for i, (a, b) in enumerate(zip(left, right, strict=True)) if a != b)
 
 
 def verify_database() -> Verified:
-    """Recompute every leaf and stored subtree, check every checkpoint and co-signature."""
-    stored_nodes = {
-        int(key): bytes(value) for key, value in Node.objects.values_list("key", "hash")
-    }
+    """Recompute every leaf and stored subtree, check every checkpoint and co-signature.
+
+    Works a chunk of 2**14 entries at a time, level by level, with list comprehensions: the
+    per-entry cost is then little more than formatting and hashing it.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT key, hash FROM {Node._meta.db_table}")  # noqa: S608
+        stored_nodes = {int(key): bytes(value) for key, value in cursor.fetchall()}
+    wanted_roots = sorted(Checkpoint.objects.values_list("size", flat=True))
+    roots: dict[int, bytes] = {}
     sha256 = hashlib.sha256
+    speller = _Speller()
+    edge: list[tuple[int, int, bytes]] = []  # completed subtrees on the right edge
     expected = 0
-    merkle_tree = _Growing()
-    for row in _rows():
-        seq = int(row[0])
-        if seq != expected:
-            raise Broken(f"seq {expected} is missing: the entry was removed", expected)
-        leaf = sha256(b"\x00" + canonical_row(row)).digest()
-        if leaf != bytes(row[10]):
+    for rows in _chunks():
+        start, n = expected, len(rows)
+        if rows[0][0] != start or rows[-1][0] != start + n - 1:
+            gap = next(start + i for i, row in enumerate(rows) if row[0] != start + i)
+            raise Broken(f"seq {gap} is missing: the entry was removed", gap)
+        leaves = speller.leaves(rows)
+        stored = [bytes(row[10]) for row in rows]
+        if leaves != stored:
+            bad = start + _first_difference(leaves, stored)
             raise Broken(
-                f"seq {seq}: its fields do not match its leaf hash (changed in the database)",
-                seq,
+                f"seq {bad}: its fields do not match its leaf hash (changed in the database)", bad
             )
-        for level, index, value in merkle_tree.add(leaf):
-            if stored_nodes.get((level << LEVEL_SHIFT) | index) != value:
-                first = index << level
-                raise Broken(
-                    f"stored subtree over seq {first}..{first + (1 << level) - 1} differs from "
-                    "the entries (a leaf hash or subtree was rewritten)",
-                    first,
-                )
-        expected += 1
+        levels = [leaves]
+        while len(levels[-1]) > 1:
+            below, level = levels[-1], len(levels)
+            parents = [
+                sha256(b"\x01" + below[j] + below[j + 1]).digest()
+                for j in range(0, len(below) - 1, 2)
+            ]
+            base = start >> level
+            expect = [
+                stored_nodes.get((level << LEVEL_SHIFT) | (base + j)) for j in range(len(parents))
+            ]
+            if parents != expect:
+                _subtree_broken(level, base + _first_difference(parents, expect))
+            levels.append(parents)
+        # This chunk's perfect subtrees join the right edge, the largest (leftmost) first.
+        for level in range(len(levels) - 1, -1, -1):
+            if (n >> level) & 1:
+                index, value = (start >> level) + len(levels[level]) - 1, levels[level][-1]
+                while edge and edge[-1][0] == level:
+                    _l, _i, left = edge.pop()
+                    value, level, index = (
+                        sha256(b"\x01" + left + value).digest(),
+                        level + 1,
+                        index >> 1,
+                    )
+                    if stored_nodes.get((level << LEVEL_SHIFT) | index) != value:
+                        _subtree_broken(level, index)
+                edge.append((level, index, value))
+        expected += n
+        for size in (w for w in wanted_roots if start < w <= expected):
+            roots[size] = merkle.range_hash(0, size, _chunk_reader(start, levels, stored_nodes))
     size = services.tree_size()
     if size != expected:
         raise Broken(f"the head says {size} entries, the table holds {expected}", expected)
     name, public_key = keys.origin(), keys.public_key()
     checkpoints = 0
-    roots = merkle_tree.roots
     for checkpoint in Checkpoint.objects.order_by("size"):
         try:
             signed = note.verify(checkpoint.note, name, public_key)
@@ -148,33 +270,6 @@ def verify_database() -> Verified:
     return Verified(expected, checkpoints, cosignatures)
 
 
-class _Growing:
-    """Builds the tree leaf by leaf; reports each completed perfect subtree of level ≥ 1 and
-    remembers the root at every checkpointed size it is asked about."""
-
-    def __init__(self) -> None:
-        self.stack: list[tuple[int, int, bytes]] = []  # (level, index, hash)
-        self.size = 0
-        self.wanted = set(Checkpoint.objects.values_list("size", flat=True))
-        self.roots: dict[int, bytes] = {}
-
-    def add(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
-        completed = []
-        level, index, value = 0, self.size, leaf
-        while self.stack and self.stack[-1][0] == level:
-            _l, _i, left = self.stack.pop()
-            level, index, value = level + 1, index >> 1, merkle.node_hash(left, value)
-            completed.append((level, index, value))
-        self.stack.append((level, index, value))
-        self.size += 1
-        if self.size in self.wanted:
-            root = self.stack[-1][2]
-            for _l, _i, left in reversed(self.stack[:-1]):
-                root = merkle.node_hash(left, root)
-            self.roots[self.size] = root
-        return completed
-
-
 def export(out: IO[str]) -> int:
     """Write the ledger as JSON lines: a header, then entries with checkpoints and
     co-signatures placed right after the entry that completes their tree."""
@@ -196,10 +291,11 @@ def export(out: IO[str]) -> int:
         cosignatures.setdefault(cosignature.checkpoint.size, []).append(cosignature)
     position = 0
     written = 0
+    speller = _Speller()
     for row in _rows():
         if int(row[0]) >= size:
             break
-        out.write(canonical_row(row).decode("utf-8") + "\n")
+        out.write(speller.line(row) + "\n")
         written += 1
         while position < len(checkpoints) and checkpoints[position].size == written:
             checkpoint = checkpoints[position]

@@ -66,9 +66,9 @@ def entry_detail(request: HttpRequest, seq: int) -> HttpResponse:
     if checkpoint is not None:
         proof = services.inclusion_proof(seq, checkpoint.size)
         try:
-            merkle.verify_inclusion(
-                seq, checkpoint.size, bytes(entry.leaf_hash), proof, bytes(checkpoint.root_hash)
-            )
+            # From the entry's fields as stored now, not from its stored leaf hash.
+            leaf = merkle.leaf_hash(services.entry_bytes_fast(entry))
+            merkle.verify_inclusion(seq, checkpoint.size, leaf, proof, bytes(checkpoint.root_hash))
             server_check = "ok"
         except merkle.ProofError:
             server_check = "failed"
