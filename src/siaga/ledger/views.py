@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import reverse
 
 from siaga.accounts.auth import actor_of
 from siaga.accounts.permissions import Action
@@ -55,6 +56,13 @@ def index(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
+def _subject_url(entry: Entry) -> str:
+    """A link to the subject's own page, where one exists."""
+    if entry.subject_type == "sites.site":
+        return reverse("sites:detail", args=[entry.subject_id])
+    return ""
+
+
 @login_required
 def entry_detail(request: HttpRequest, seq: int) -> HttpResponse:
     entry = Entry.objects.for_user(actor_of(request), Action.VIEW).filter(seq=seq).first()
@@ -74,6 +82,7 @@ def entry_detail(request: HttpRequest, seq: int) -> HttpResponse:
             server_check = "failed"
     context = {
         "entry": entry,
+        "subject_url": _subject_url(entry),
         "payload": json.dumps(json.loads(entry.payload), indent=2, ensure_ascii=False),
         "canonical": services.entry_bytes_fast(entry).decode(),
         "leaf": _b64(entry.leaf_hash),
