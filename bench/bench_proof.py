@@ -19,7 +19,7 @@ def fill(n: int) -> None:
 
     from siaga.ledger.encoding import canonical_entry
     from siaga.ledger.models import Entry, Head, Node, node_key
-    from siaga.ledger.services import _INSERT_ENTRY, _INSERT_NODE
+    from siaga.ledger.services import _INSERT_ENTRY, _INSERT_NODE, insert_rows
 
     prep_id = Entry._meta.get_field("entry_id").get_db_prep_value
     prep_time = Entry._meta.get_field("recorded_at").get_db_prep_value
@@ -76,8 +76,8 @@ def fill(n: int) -> None:
                 nodes.append((node_key(level, index), value))
             stack.append((level, index, value))
         with transaction.atomic(), connection.cursor() as cursor:
-            cursor.executemany(_INSERT_ENTRY, entries)
-            cursor.executemany(_INSERT_NODE, nodes)
+            insert_rows(cursor, _INSERT_ENTRY, entries)
+            insert_rows(cursor, _INSERT_NODE, nodes)
         done = min(n, first + batch)
         if done % 1_000_000 == 0 or done == n:
             print(f"  filled {done:,} entries ({time.perf_counter() - began:.0f} s)", flush=True)

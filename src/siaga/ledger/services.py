@@ -173,9 +173,8 @@ def append_many(facts: Sequence[Fact], *, returning: bool = True) -> list[Entry]
         size += 1
     if entry_rows:
         with connection.cursor() as cursor:
-            cursor.executemany(_INSERT_ENTRY, entry_rows)
-            if node_rows:
-                cursor.executemany(_INSERT_NODE, node_rows)
+            insert_rows(cursor, _INSERT_ENTRY, entry_rows)
+            insert_rows(cursor, _INSERT_NODE, node_rows)
         Head.objects.filter(pk=HEAD_ID).update(size=size)
         every = settings.LEDGER_CHECKPOINT_EVERY
         if head.size // every != size // every:
@@ -187,10 +186,21 @@ def append_many(facts: Sequence[Fact], *, returning: bool = True) -> list[Entry]
 _APPENDED = Entry()
 _INSERT_ENTRY = (
     f"INSERT INTO {Entry._meta.db_table} (seq, entry_id, recorded_at, actor, unit, region, kind, "  # noqa: S608 - constant names
-    "subject_type, subject_id, payload, leaf_hash) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    "subject_type, subject_id, payload, leaf_hash) VALUES "
 )
-_INSERT_NODE = f"INSERT INTO {Node._meta.db_table} (key, hash) VALUES (%s, %s)"  # noqa: S608
+_INSERT_NODE = f"INSERT INTO {Node._meta.db_table} (key, hash) VALUES "  # noqa: S608
+ROWS_PER_STATEMENT = 500
+
+
+def insert_rows(cursor: Any, prefix: str, rows: Sequence[tuple[Any, ...]]) -> None:
+    """One multi-row INSERT per 500 rows: PostgreSQL pays per statement, not per row."""
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        chunk = rows[start : start + ROWS_PER_STATEMENT]
+        placeholders = "(" + ", ".join(["%s"] * len(chunk[0])) + ")"
+        cursor.execute(
+            prefix + ", ".join([placeholders] * len(chunk)),
+            [value for row in chunk for value in row],
+        )
 
 
 def _refuse_nul(payload: str, fact: Fact) -> None:
