@@ -40,3 +40,39 @@ def test_people_without_staff_status_do_not_reach_the_admin(
     response = client_for(admin_okut).get(reverse("admin:sites_site_changelist"))
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
+
+
+def test_admin_edits_of_master_data_leave_ledger_entries(
+    client_for: Any, root: User, world: World
+) -> None:
+    from siaga.ledger.models import Entry
+    from siaga.sites.models import Zone
+
+    client = client_for(root)
+    hall = world.hall_a_okut
+    url = reverse("admin:sites_zone_change", args=[hall.pk])
+    response = client.post(
+        url, {"site": hall.site_id, "name": "Gudang A", "kind": "storage", "restricted": ""}
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Zone.objects.get(pk=hall.pk).restricted is False
+    entry = Entry.objects.get(kind="zone.changed", subject_id=str(hall.pk))
+    assert entry.actor == "root"
+    assert entry.region == "16.08.01.1008"
+    assert '"restricted":"False"' in entry.payload
+    delete = client.post(reverse("admin:sites_zone_delete", args=[hall.pk]), {"post": "yes"})
+    assert delete.status_code == 302
+    assert not Zone.objects.filter(pk=hall.pk).exists()
+    assert Entry.objects.filter(kind="zone.deleted", subject_id=str(hall.pk)).count() == 1
+
+
+def test_a_failed_admin_save_leaves_no_entry(client_for: Any, root: User, world: World) -> None:
+    from siaga.ledger.models import Entry
+
+    before = Entry.objects.count()
+    response = client_for(root).post(
+        reverse("admin:sites_zone_add"),
+        {"site": world.warehouse_okut.pk, "name": "Gudang A", "kind": "storage"},
+    )
+    assert response.status_code == 200  # the form comes back: the name is taken
+    assert Entry.objects.count() == before

@@ -143,3 +143,25 @@ def test_openapi_and_docs(client: Client) -> None:
     docs = client.get("/api/v1/docs")
     assert docs.status_code == 200
     assert "swagger-ui-bundle.js" in docs.content.decode()
+
+
+def test_site_list_pages_keep_their_filters(
+    client_for: Any, guard_okut: User, world: World
+) -> None:
+    from siaga.sites.models import Site
+
+    Site.objects.bulk_create(
+        Site(
+            code=f"TPS-T-{n:03d}",
+            name=f"TPS {n:03d} Uji",
+            kind="tps",
+            region_id="16.08.01.2006",
+            owner_unit=world.warehouse_okut.owner_unit,
+            voters=200,
+            synthetic=True,
+        )
+        for n in range(60)
+    )
+    page = client_for(guard_okut).get("/sites/?kind=tps&q=Uji").content.decode()
+    assert "1 / 2" in page
+    assert 'href="?kind=tps&amp;q=Uji&amp;page=2"' in page

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from siaga.accounts.models import Agency, AgencyUnit, ApiToken, Membership, User
 from siaga.accounts.permissions import Action
+from siaga.ledger.admin import LedgeredAdminMixin
 
 
 class ScopedAdminMixin:
@@ -29,7 +30,7 @@ class MembershipInline(admin.TabularInline[Membership, User]):
 
 
 @admin.register(User)
-class SiagaUserAdmin(UserAdmin):
+class SiagaUserAdmin(LedgeredAdminMixin, UserAdmin):
     fieldsets = (*UserAdmin.fieldsets, (_("Contact"), {"fields": ("phone",)}))  # type: ignore[misc]
     inlines = [MembershipInline]
     list_display = ["username", "first_name", "last_name", "is_active", "is_superuser"]
@@ -41,7 +42,7 @@ class AgencyAdmin(admin.ModelAdmin[Agency]):
 
 
 @admin.register(AgencyUnit)
-class AgencyUnitAdmin(ScopedAdminMixin, admin.ModelAdmin[AgencyUnit]):
+class AgencyUnitAdmin(LedgeredAdminMixin, ScopedAdminMixin, admin.ModelAdmin[AgencyUnit]):
     list_display = ["name", "agency", "region"]
     list_filter = ["agency"]
     search_fields = ["name", "region__code", "region__name"]
@@ -49,7 +50,7 @@ class AgencyUnitAdmin(ScopedAdminMixin, admin.ModelAdmin[AgencyUnit]):
 
 
 @admin.register(Membership)
-class MembershipAdmin(ScopedAdminMixin, admin.ModelAdmin[Membership]):
+class MembershipAdmin(LedgeredAdminMixin, ScopedAdminMixin, admin.ModelAdmin[Membership]):
     scope_action = Action.MANAGE_ACCOUNTS
     list_display = ["user", "unit", "role", "active"]
     list_filter = ["role", "active", "unit__agency"]

@@ -8,6 +8,7 @@ twice changes nothing. TPS, PPK stores and their coordinates are synthetic and m
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 import random
 import uuid
 from dataclasses import dataclass
@@ -253,15 +254,7 @@ def build_world(password: str) -> WorldReport:
             latitude=lat,
             longitude=lon,
         ).obj
-        for zone_name, zone_kind, restricted in WAREHOUSE_ZONES:
-            create_zone(
-                actor=admin,
-                site_id=warehouse.pk,
-                id=stable_id("zone", code, zone_name),
-                name=zone_name,
-                kind=zone_kind,
-                restricted=restricted,
-            )
+        _add_zones(admin, warehouse, WAREHOUSE_ZONES)
     _build_ppk_stores(admin, OKU_TIMUR, units["KPU Kabupaten OKU Timur"])
     _build_ppk_stores(admin, OKU, units["KPU Kabupaten OKU"])
     _build_tps(admin, OKU_TIMUR, units["KPU Kabupaten OKU Timur"])
@@ -307,15 +300,19 @@ def _build_ppk_stores(admin: User, kabupaten: str, unit: AgencyUnit) -> None:
             longitude=lon,
             synthetic=True,
         ).obj
-        for zone_name, zone_kind, restricted in PPK_ZONES:
-            create_zone(
-                actor=admin,
-                site_id=site.pk,
-                id=stable_id("zone", code, zone_name),
-                name=zone_name,
-                kind=zone_kind,
-                restricted=restricted,
-            )
+        _add_zones(admin, site, PPK_ZONES)
+
+
+def _add_zones(admin: User, site: Site, zones: Sequence[tuple[str, str, bool]]) -> None:
+    for zone_name, zone_kind, restricted in zones:
+        create_zone(
+            actor=admin,
+            site_id=site.pk,
+            id=stable_id("zone", site.code, zone_name),
+            name=zone_name,
+            kind=zone_kind,
+            restricted=restricted,
+        )
 
 
 def _build_tps(admin: User, kabupaten: str, unit: AgencyUnit) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from siaga.accounts.admin import ScopedAdminMixin
+from siaga.ledger.admin import LedgeredAdminMixin
 from siaga.sites.models import Site, Zone
 
 
@@ -13,7 +14,7 @@ class ZoneInline(admin.TabularInline[Zone, Site]):
 
 
 @admin.register(Site)
-class SiteAdmin(ScopedAdminMixin, admin.ModelAdmin[Site]):
+class SiteAdmin(LedgeredAdminMixin, ScopedAdminMixin, admin.ModelAdmin[Site]):
     list_display = ["code", "name", "kind", "region", "owner_unit", "voters", "synthetic"]
     list_filter = ["kind", "synthetic", "active"]
     search_fields = ["code", "name", "region__code", "region__name"]
@@ -23,7 +24,7 @@ class SiteAdmin(ScopedAdminMixin, admin.ModelAdmin[Site]):
 
 
 @admin.register(Zone)
-class ZoneAdmin(ScopedAdminMixin, admin.ModelAdmin[Zone]):
+class ZoneAdmin(LedgeredAdminMixin, ScopedAdminMixin, admin.ModelAdmin[Zone]):
     list_display = ["name", "site", "kind", "restricted"]
     list_filter = ["kind", "restricted"]
     search_fields = ["name", "site__name", "site__code"]
