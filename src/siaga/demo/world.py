@@ -8,9 +8,9 @@ twice changes nothing. TPS, PPK stores and their coordinates are synthetic and m
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import base64
-import json
 from datetime import datetime
 from typing import Any
 
@@ -107,19 +106,7 @@ def cosignature_out(c: Cosignature) -> CosignatureOut:
 
 
 def entry_out(e: Entry) -> EntryOut:
-    return EntryOut(
-        seq=e.seq,
-        id=str(e.entry_id),
-        time=e.time,
-        actor=e.actor,
-        unit=e.unit,
-        region=e.region,
-        kind=e.kind,
-        subject_type=e.subject_type,
-        subject_id=e.subject_id,
-        payload=json.loads(e.payload),
-        leaf_hash=b64(e.leaf_hash),
-    )
+    return EntryOut(**e.record(), leaf_hash=b64(e.leaf_hash))
 
 
 @router.get("/key", response=KeyOut, auth=None, summary="The instance's public key")
