@@ -321,3 +321,12 @@ def test_a_literal_backslash_u0000_is_not_a_nul() -> None:
     with transaction.atomic():
         entry = services.append(kind="k", subject=("t", "1"), payload={"x": "\\u0000"})
     assert json.loads(entry.payload) == {"x": "\\u0000"}
+
+
+def test_a_field_longer_than_its_column_is_refused_everywhere() -> None:
+    before = services.tree_size()
+    with pytest.raises(InvalidInput) as caught, transaction.atomic():
+        services.append(kind="k" * 61, subject=("t", "1"))
+    assert caught.value.code == "ledger_text_invalid"
+    assert caught.value.detail == {"field": "kind", "max_length": 60}
+    assert services.tree_size() == before

@@ -111,7 +111,7 @@ def append_many(facts: Sequence[Fact], *, returning: bool = True) -> list[Entry]
             continue
         try:
             payload = canonical_json(fact.payload).decode()
-            _refuse_nul(payload, fact)
+            _check_text(payload, fact)
         except EncodingError as exc:
             raise InvalidInput(
                 "ledger_payload_invalid",
@@ -203,8 +203,22 @@ def insert_rows(cursor: Any, prefix: str, rows: Sequence[tuple[Any, ...]]) -> No
         )
 
 
-def _refuse_nul(payload: str, fact: Fact) -> None:
-    """U+0000 cannot be stored in PostgreSQL text; refuse it on every database alike."""
+_LIMITS: dict[str, int] = {
+    name: getattr(Entry._meta.get_field(name), "max_length", 0) or 0
+    for name in ("actor", "unit", "region", "kind", "subject_type", "subject_id")
+}
+
+
+def _check_text(payload: str, fact: Fact) -> None:
+    """U+0000 cannot be stored in PostgreSQL text, and PostgreSQL enforces column lengths that
+    SQLite does not: refuse both on every database alike."""
+    for name, limit in _LIMITS.items():
+        if len(getattr(fact, name)) > limit:
+            raise InvalidInput(
+                "ledger_text_invalid",
+                _("A ledger field is longer than it may be."),
+                detail={"field": name, "max_length": limit},
+            )
     texts = (fact.actor, fact.unit, fact.region, fact.kind, fact.subject_type, fact.subject_id)
     # Canonical JSON spells a NUL as \u0000: only then look through the payload itself.
     if any("\x00" in text for text in texts) or (
