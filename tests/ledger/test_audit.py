@@ -330,3 +330,25 @@ def test_a_field_longer_than_its_column_is_refused_everywhere() -> None:
     assert caught.value.code == "ledger_text_invalid"
     assert caught.value.detail == {"field": "kind", "max_length": 60}
     assert services.tree_size() == before
+
+
+def test_verify_across_chunks_with_checkpoints_anywhere() -> None:
+    """verify works 2**14 entries at a time; roots and tampering beyond the first chunk too."""
+    from siaga.ledger.services import Fact, append_many
+
+    def grow_to(size: int) -> None:
+        while services.tree_size() < size:
+            batch = min(2000, size - services.tree_size())
+            with transaction.atomic():
+                append_many(
+                    [Fact(kind="bulk", subject_type="t", subject_id=str(i)) for i in range(batch)],
+                    returning=False,
+                )
+
+    for size in (16_384, 20_001, 32_768, 40_000):
+        grow_to(size)
+        services.make_checkpoint()
+    result = audit.verify_database()
+    assert (result.entries, result.checkpoints) == (40_000, 4)
+    Entry.objects.filter(seq=35_000).update(subject_id="forged")
+    assert broken_at().seq == 35_000

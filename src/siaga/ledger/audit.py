@@ -15,7 +15,8 @@ from siaga.ledger.encoding import ENTRY_TEMPLATE, json_string
 from siaga.ledger.models import LEVEL_SHIFT, Checkpoint, Cosignature, Entry, Node
 from siaga.ledger.verify import EXPORT_FORMAT
 
-CHUNK = 1 << 14  # entries per step of verify; aligned, so every full chunk is a subtree
+CHUNK_LEVEL = 14
+CHUNK = 1 << CHUNK_LEVEL  # entries per step of verify; aligned, so each full chunk is a subtree
 
 
 class Broken(Exception):
@@ -163,6 +164,23 @@ class _Speller:
         )
 
 
+def _level_hashes(level: int, base: int, count: int) -> list[bytes | None]:
+    """Stored hashes of ``count`` subtrees of one level from index ``base``; None where one
+    is missing."""
+    first = (level << LEVEL_SHIFT) | base
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT key, hash FROM {Node._meta.db_table} "  # noqa: S608
+            "WHERE key >= %s AND key < %s ORDER BY key",
+            [first, first + count],
+        )
+        rows = cursor.fetchall()
+    if len(rows) == count:  # keys are unique and in range: all there, in order
+        return [bytes(value) for _key, value in rows]
+    found = {int(key): bytes(value) for key, value in rows}
+    return [found.get(first + j) for j in range(count)]
+
+
 def _chunks() -> Iterator[list[tuple[Any, ...]]]:
     rows: list[tuple[Any, ...]] = []
     for row in _rows():
@@ -184,8 +202,13 @@ def verify_database() -> Verified:
     Works a chunk of 2**14 entries at a time, level by level, with list comprehensions: the
     per-entry cost is then little more than formatting and hashing it.
     """
+    # Subtrees above a chunk are few: keep them at hand. Those inside a chunk are read level by
+    # level as the chunk is checked, already in order.
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT key, hash FROM {Node._meta.db_table}")  # noqa: S608
+        cursor.execute(
+            f"SELECT key, hash FROM {Node._meta.db_table} WHERE key >= %s",  # noqa: S608
+            [CHUNK_LEVEL << LEVEL_SHIFT],
+        )
         stored_nodes = {int(key): bytes(value) for key, value in cursor.fetchall()}
     wanted_roots = sorted(Checkpoint.objects.values_list("size", flat=True))
     roots: dict[int, bytes] = {}
@@ -213,9 +236,14 @@ def verify_database() -> Verified:
                 for j in range(0, len(below) - 1, 2)
             ]
             base = start >> level
-            expect = [
-                stored_nodes.get((level << LEVEL_SHIFT) | (base + j)) for j in range(len(parents))
-            ]
+            expect = (
+                _level_hashes(level, base, len(parents))
+                if level < CHUNK_LEVEL
+                else [
+                    stored_nodes.get((level << LEVEL_SHIFT) | (base + j))
+                    for j in range(len(parents))
+                ]
+            )
             if parents != expect:
                 _subtree_broken(level, base + _first_difference(parents, expect))
             levels.append(parents)
