@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Sum
 
 from siaga.accounts.choices import AgencyKind, Role
 from siaga.accounts.models import Agency, AgencyUnit, User
@@ -262,7 +263,7 @@ def build_world(password: str) -> WorldReport:
     return WorldReport(
         sites=Site.objects.count(),
         tps=tps.count(),
-        voters=sum(v or 0 for v in tps.values_list("voters", flat=True)),
+        voters=tps.aggregate(total=Sum("voters"))["total"] or 0,
         accounts=ACCOUNTS,
     )
 

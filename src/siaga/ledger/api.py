@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Any
 
@@ -13,14 +12,11 @@ from siaga.accounts.permissions import Action
 from siaga.core.errors import InvalidInput, NotFound
 from siaga.core.schemas import ErrorOut
 from siaga.ledger import keys, services
+from siaga.ledger.encoding import b64
 from siaga.ledger.models import Checkpoint, Cosignature, Entry
 
 router = Router(tags=["ledger"])
 MAX_PAGE = 1000
-
-
-def b64(data: bytes | memoryview) -> str:
-    return base64.b64encode(bytes(data)).decode()
 
 
 class KeyOut(Schema):

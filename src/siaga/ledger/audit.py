@@ -122,46 +122,26 @@ class _Speller:
             spelled = self.times[value] = json_string(_text_time(value))
         return spelled
 
-    def leaves(self, rows: list[tuple[Any, ...]]) -> list[bytes]:
-        sha256, template, s = hashlib.sha256, ENTRY_TEMPLATE, json_string
-        get, escape, times, time = self.escaped.get, self.escape, self.times.get, self.time
-        return [
-            sha256(
-                b"\x00"
-                + (
-                    template
-                    % (
-                        get(a) or escape(a),
-                        s(_text_id(i)),
-                        get(k) or escape(k),
-                        p,
-                        get(r) or escape(r),
-                        q,
-                        s(sid),
-                        get(st) or escape(st),
-                        times(t) or time(t),
-                        get(u) or escape(u),
-                    )
-                ).encode("utf-8")
-            ).digest()
-            for q, i, t, a, u, r, k, st, sid, p, _h in rows
-        ]
-
     def line(self, row: tuple[Any, ...]) -> str:
+        """The entry's canonical bytes as text: one line of an export, one leaf of verify."""
         q, i, t, a, u, r, k, st, sid, p, _h = row
-        s = json_string
+        get, escape, s = self.escaped.get, self.escape, json_string
         return ENTRY_TEMPLATE % (
-            s(a),
+            get(a) or escape(a),
             s(_text_id(i)),
-            s(k),
+            get(k) or escape(k),
             p,
-            s(r),
+            get(r) or escape(r),
             q,
             s(sid),
-            s(st),
-            self.time(t),
-            s(u),
+            get(st) or escape(st),
+            self.times.get(t) or self.time(t),
+            get(u) or escape(u),
         )
+
+    def leaves(self, rows: list[tuple[Any, ...]]) -> list[bytes]:
+        sha256, line = hashlib.sha256, self.line
+        return [sha256(b"\x00" + line(row).encode("utf-8")).digest() for row in rows]
 
 
 def _level_hashes(level: int, base: int, count: int) -> list[bytes | None]:

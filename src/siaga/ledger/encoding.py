@@ -6,6 +6,7 @@ Python, no Django: the standalone verifier uses it too.
 
 from __future__ import annotations
 
+import base64
 import json
 from json.encoder import encode_basestring as _encode_string
 from typing import Any
@@ -38,31 +39,9 @@ def canonical_json(value: Any) -> bytes:
     return text.encode("utf-8")
 
 
-def entry_record(
-    *,
-    seq: int,
-    id: str,
-    time: str,
-    actor: str,
-    unit: str,
-    region: str,
-    kind: str,
-    subject_type: str,
-    subject_id: str,
-    payload: Any,
-) -> dict[str, Any]:
-    return {
-        "seq": seq,
-        "id": id,
-        "time": time,
-        "actor": actor,
-        "unit": unit,
-        "region": region,
-        "kind": kind,
-        "subject_type": subject_type,
-        "subject_id": subject_id,
-        "payload": payload,
-    }
+def b64(data: bytes | memoryview) -> str:
+    """Hashes and keys as the API, the pages and the notes show them: standard base64."""
+    return base64.b64encode(bytes(data)).decode()
 
 
 def entry_bytes(record: dict[str, Any]) -> bytes:

@@ -11,7 +11,6 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from siaga.accounts.scoping import ScopedQuerySet
-from siaga.ledger.encoding import entry_record
 
 # A stored perfect subtree is keyed by level and index in one integer.
 LEVEL_SHIFT = 48
@@ -53,18 +52,19 @@ class Entry(models.Model):
         return format_time(self.recorded_at)
 
     def record(self) -> dict[str, Any]:
-        return entry_record(
-            seq=self.seq,
-            id=str(self.entry_id),
-            time=self.time,
-            actor=self.actor,
-            unit=self.unit,
-            region=self.region,
-            kind=self.kind,
-            subject_type=self.subject_type,
-            subject_id=self.subject_id,
-            payload=json.loads(self.payload),
-        )
+        """The entry as the JSON object whose canonical bytes are hashed."""
+        return {
+            "seq": self.seq,
+            "id": str(self.entry_id),
+            "time": self.time,
+            "actor": self.actor,
+            "unit": self.unit,
+            "region": self.region,
+            "kind": self.kind,
+            "subject_type": self.subject_type,
+            "subject_id": self.subject_id,
+            "payload": json.loads(self.payload),
+        }
 
 
 def format_time(value: datetime) -> str:

@@ -18,7 +18,7 @@ import argparse
 import json
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from siaga.ledger import merkle, note
@@ -37,7 +37,6 @@ class Report:
     checkpoints: int = 0
     cosignatures: int = 0
     last_checkpoint: int = 0
-    roots: dict[int, bytes] = field(default_factory=dict)
 
     def summary(self) -> str:
         uncovered = self.entries - self.last_checkpoint

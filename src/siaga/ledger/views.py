@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 
 from django.contrib.auth.decorators import login_required
@@ -14,11 +13,8 @@ from django.urls import reverse
 from siaga.accounts.auth import actor_of
 from siaga.accounts.permissions import Action
 from siaga.ledger import keys, merkle, services
+from siaga.ledger.encoding import b64
 from siaga.ledger.models import Checkpoint, Entry
-
-
-def _b64(data: bytes | memoryview) -> str:
-    return base64.b64encode(bytes(data)).decode()
 
 
 @login_required
@@ -39,7 +35,7 @@ def index(request: HttpRequest) -> HttpResponse:
     tree_size = services.tree_size()
     context = {
         "checkpoint": checkpoint,
-        "root": _b64(checkpoint.root_hash) if checkpoint else "",
+        "root": b64(checkpoint.root_hash) if checkpoint else "",
         "cosignatures": checkpoint.cosignatures.select_related("witness__user")
         if checkpoint
         else [],
@@ -85,11 +81,11 @@ def entry_detail(request: HttpRequest, seq: int) -> HttpResponse:
         "subject_url": _subject_url(entry),
         "payload": json.dumps(json.loads(entry.payload), indent=2, ensure_ascii=False),
         "canonical": services.entry_bytes_fast(entry).decode(),
-        "leaf": _b64(entry.leaf_hash),
+        "leaf": b64(entry.leaf_hash),
         "checkpoint": checkpoint,
-        "root": _b64(checkpoint.root_hash) if checkpoint else "",
-        "proof": [_b64(p) for p in proof],
-        "proof_json": json.dumps([_b64(p) for p in proof]),
+        "root": b64(checkpoint.root_hash) if checkpoint else "",
+        "proof": [b64(p) for p in proof],
+        "proof_json": json.dumps([b64(p) for p in proof]),
         "server_check": server_check,
     }
     return render(request, "ledger/entry.html", context)

@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import Count
+from django.db.models import Count, Sum
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -73,7 +73,7 @@ def home(request: HttpRequest) -> HttpResponse:
     context = {
         "units": _units_summary(request),
         "site_counts": [(kind, counts.get(kind.value, 0)) for kind in SiteKind],
-        "voters": sum(v for v in tps.values_list("voters", flat=True) if v),
+        "voters": tps.aggregate(total=Sum("voters"))["total"] or 0,
         "warehouses": sites.filter(kind=SiteKind.WAREHOUSE)
         .select_related("region")
         .annotate(zone_count=Count("zones")),
