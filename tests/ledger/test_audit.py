@@ -352,3 +352,75 @@ def test_verify_across_chunks_with_checkpoints_anywhere() -> None:
     assert (result.entries, result.checkpoints) == (40_000, 4)
     Entry.objects.filter(seq=35_000).update(subject_id="forged")
     assert broken_at().seq == 35_000
+
+
+AWKWARD = [
+    'quote " and backslash \\',
+    "control \x01\x08\x0c\n\r\t\x1f and delete \x7f",
+    "line separator \u2028 paragraph \u2029",
+    "Gudang Logistik — Martapura, OKU Timur 🗳️",
+    "</script><b>",
+]
+
+
+def test_the_database_spells_each_record_exactly_as_python_does(grow: Any) -> None:
+    """verify's fast path lets the database spell records; it must agree with ``_Speller``
+    byte for byte, awkward strings included, or verify would lean on its slow fallback."""
+    grow(3)
+    with transaction.atomic():
+        for text in AWKWARD:
+            services.append(
+                kind="test.awkward",
+                subject=(text, text),
+                payload={"text": text},
+                actor=text,
+                unit=text,
+                region="16.08",
+            )
+    size = services.tree_size()
+    ((start, spelled),) = list(audit._spelled_chunks(size))
+    with connection.cursor() as cursor:
+        cursor.execute(audit._select(), [0, size])
+        python = [audit._Speller().line(row) for row in cursor.fetchall()]
+    assert start == 0
+    assert [row[1] for row in spelled] == python
+    assert [merkle.leaf_hash(line.encode()) for line in python] == [
+        bytes(row[2]) for row in spelled
+    ]
+    assert audit.verify_database().entries == size
+
+
+def test_a_record_the_database_spells_differently_falls_back_to_python(
+    signed: list[Checkpoint], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Were the database's JSON escaping ever to differ, verify re-spells the chunk in Python
+    rather than cry tampering."""
+    real = audit._spelled_chunks
+
+    def misspelled(size: int) -> Any:
+        for start, rows in real(size):
+            yield start, [(seq, line.replace(":", ": ", 1), leaf) for seq, line, leaf in rows]
+
+    monkeypatch.setattr(audit, "_spelled_chunks", misspelled)
+    assert audit.verify_database().entries == services.tree_size()
+    seq = services.tree_size() - 1
+    sql("UPDATE ledger_entry SET kind = 'forged' WHERE seq = %s", [seq])
+    assert broken_at().seq == seq
+
+
+def test_an_entry_past_the_head_is_detected(signed: list[Checkpoint]) -> None:
+    size = services.tree_size()
+    last = Entry.objects.get(seq=size - 1)
+    Entry.objects.create(
+        seq=size,
+        entry_id=uuid.uuid4(),
+        recorded_at=last.recorded_at,
+        kind=last.kind,
+        subject_type=last.subject_type,
+        subject_id=last.subject_id,
+        payload=last.payload,
+        leaf_hash=last.leaf_hash,
+    )
+    error = broken_at()
+    assert error.seq == size
+    assert "past the head" in str(error)

@@ -216,6 +216,16 @@ def verify_consistency(
         raise ProofError("consistency proof does not lead to the second root")
 
 
+def right_edge(size: int) -> list[NodeKey]:
+    """The perfect subtrees that tile a tree of ``size`` leaves, largest first: all that
+    appending to it will read."""
+    return [
+        (level, (size >> level) - 1)
+        for level in reversed(range(size.bit_length()))
+        if (size >> level) & 1
+    ]
+
+
 def perfect_nodes_after_append(
     size: int, leaf: bytes, read: NodeReader
 ) -> list[tuple[NodeKey, bytes]]:

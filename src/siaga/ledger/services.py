@@ -102,6 +102,7 @@ def append_many(facts: Sequence[Fact], *, returning: bool = True) -> list[Entry]
     prep_id = Entry._meta.get_field("entry_id").get_db_prep_value
     recorded_at = Entry._meta.get_field("recorded_at").get_db_prep_value(now, connection)
     cache = _NodeCache()
+    cache.values.update(read_nodes(merkle.right_edge(size)))  # all this batch will read
     entry_rows: list[tuple[Any, ...]] = []
     node_rows: list[tuple[int, bytes]] = []
     entries: list[Entry] = []
@@ -174,7 +175,7 @@ def append_many(facts: Sequence[Fact], *, returning: bool = True) -> list[Entry]
     if entry_rows:
         with connection.cursor() as cursor:
             insert_rows(cursor, _INSERT_ENTRY, entry_rows)
-            insert_rows(cursor, _INSERT_NODE, node_rows)
+            insert_nodes(cursor, node_rows)
         Head.objects.filter(pk=HEAD_ID).update(size=size)
         every = settings.LEDGER_CHECKPOINT_EVERY
         if head.size // every != size // every:
@@ -201,6 +202,21 @@ def insert_rows(cursor: Any, prefix: str, rows: Sequence[tuple[Any, ...]]) -> No
             prefix + ", ".join([placeholders] * len(chunk)),
             [value for row in chunk for value in row],
         )
+
+
+def insert_nodes(cursor: Any, rows: Sequence[tuple[int, bytes]]) -> None:
+    """Subtree hashes, the ledger's own extra rows. PostgreSQL takes them as two arrays in
+    one short statement: its driver then has two parameters to bind, not two per row."""
+    if not rows:
+        return
+    if connection.vendor == "postgresql":
+        cursor.execute(
+            f"INSERT INTO {Node._meta.db_table} (key, hash) "  # noqa: S608 - constant name
+            "SELECT * FROM unnest(%s::bigint[], %s::bytea[])",
+            [[key for key, _value in rows], [value for _key, value in rows]],
+        )
+    else:
+        insert_rows(cursor, _INSERT_NODE, rows)
 
 
 _LIMITS: dict[str, int] = {
