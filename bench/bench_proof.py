@@ -85,7 +85,7 @@ def fill(n: int) -> None:
     assert Node.objects.count() > 0
 
 
-def bench_proof(n: int, proofs: int = 200) -> None:
+def bench_proof(n: int, proofs: int = 200, *, reuse: bool = False) -> None:
     from django.db import connection, reset_queries
     from django.test.utils import CaptureQueriesContext
 
@@ -93,9 +93,12 @@ def bench_proof(n: int, proofs: int = 200) -> None:
     from siaga.ledger import merkle, services
     from siaga.ledger.models import Entry
 
-    reset()
     print(f"[{connection.vendor}] inclusion proofs in a ledger of {n:,} entries:")
-    fill(n)
+    if reuse and services.tree_size() == n:
+        print("  reusing the ledger already filled to this size")
+    else:
+        reset()
+        fill(n)
     root = services.root_hash(n)
     rng = random.Random(7)
     timings = []

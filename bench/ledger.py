@@ -201,16 +201,23 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=100_000)
     parser.add_argument("--singles", type=int, default=5_000)
     parser.add_argument("--proof-entries", type=int, default=10_000_000)
+    parser.add_argument(
+        "--proof-only",
+        action="store_true",
+        help="only the proofs, reusing a ledger already filled to --proof-entries (the "
+        "database named by SIAGA_DATABASE_URL, or SIAGA_HOME's)",
+    )
     args = parser.parse_args()
     home = setup()
     try:
-        reset()
-        bench_append(args.entries, args.singles)
-        bench_verify()
+        if not args.proof_only:
+            reset()
+            bench_append(args.entries, args.singles)
+            bench_verify()
         if args.proof_entries:
             from bench_proof import bench_proof
 
-            bench_proof(args.proof_entries)
+            bench_proof(args.proof_entries, reuse=args.proof_only)
     finally:
         if home:
             shutil.rmtree(home, ignore_errors=True)
