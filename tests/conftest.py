@@ -15,6 +15,9 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.operations import RunPython
+from django.db.migrations.state import ProjectState
 from django.test import Client
 
 from siaga.accounts.choices import AgencyKind, Role
@@ -110,6 +113,38 @@ def _build_test_world() -> None:
 def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
     with django_db_blocker.unblock():
         _build_test_world()
+
+
+def _rerun_data_migrations() -> None:
+    """The rows SIAGA's data migrations write (the ledger's head, default policies), written
+    again with each migration's own historical models, in migration order."""
+    executor = MigrationExecutor(connection)
+    plan = executor.migration_plan(executor.loader.graph.leaf_nodes(), clean_start=True)
+    state = ProjectState(real_apps=executor.loader.unmigrated_apps)
+    with connection.schema_editor() as editor:
+        for migration, _backwards in plan:
+            for operation in migration.operations:
+                before = state.clone()
+                operation.state_forwards(migration.app_label, state)
+                if isinstance(operation, RunPython) and migration.__module__.startswith("siaga."):
+                    operation.database_forwards(migration.app_label, editor, before, state)
+
+
+@pytest.fixture(autouse=True)
+def _world_after_a_flush(request: pytest.FixtureRequest) -> None:
+    """A transactional test empties every table when it ends: the test world, and the rows
+    the data migrations wrote. A later transactional test that uses the world gets both back
+    (the others pay nothing)."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction"):
+        return
+    if not {"world", "root", *PERSONAS} & set(request.fixturenames):
+        return
+    request.getfixturevalue("transactional_db")
+    if User.objects.filter(username="root").exists():
+        return
+    _rerun_data_migrations()
+    _build_test_world()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ be refused (or show nothing of OKU Timur), and nothing may change.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,12 +16,19 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.contrib.contenttypes.models import ContentType
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from PIL import Image
 
 from siaga.accounts.models import ApiToken, User
 from siaga.accounts.services import issue_api_token
+from siaga.alarms.services import raise_alarm
+from siaga.incidents.services import report_incident
 from siaga.ledger.models import Entry
+from siaga.notify import services as notify
+from siaga.notify.choices import Channel, MessageState
+from siaga.notify.models import Message
 from tests.conftest import World
 
 pytestmark = pytest.mark.django_db
@@ -110,6 +118,39 @@ def target(world: World, operator_okut: User) -> Target:
     site = world.warehouse_okut
     ledger_entry = Entry.objects.filter(region__startswith="16.08").order_by("seq").first()
     assert ledger_entry is not None
+    # A Telegram chat of an OKU Timur operator, and a dead letter to it.
+    chat = notify.add_endpoint(
+        actor=operator_okut, channel=Channel.TELEGRAM, address="-1001608160816"
+    ).obj
+    notify.notify_user(
+        operator_okut,
+        kind="test.walk",
+        title="Banjir di Gudang A OKU Timur",
+        body="Air masuk gudang.",
+        dedup_key="walk",
+    )
+    dead = Message.objects.get(endpoint=chat)
+    Message.objects.filter(pk=dead.pk).update(
+        state=MessageState.DEAD, next_attempt_at=None, last_error="Bad Request: chat not found"
+    )
+    # An incident with a photo, reported in OKU Timur, and an alarm there.
+    incident = report_incident(
+        actor=operator_okut,
+        category="banjir",
+        severity=2,
+        site_id=site.pk,
+        description="Atap bocor di Gudang B OKU Timur",
+        photo=io.BytesIO(_jpeg()),
+    ).incident
+    photo = incident.photos.get()
+    leak = raise_alarm(
+        source="hazards",
+        key="walk:WL-B-01",
+        kind="water_leak",
+        site=site,
+        severity="major",
+        message="Sensor WL-B-01 basah OKU Timur",
+    )
     values = {
         "site_id": str(site.pk),
         "token_id": str(token.pk),
@@ -122,6 +163,11 @@ def target(world: World, operator_okut: User) -> Target:
         "url": "sites/site/",
         "id": str(operator_okut.pk),
         "seq": str(ledger_entry.seq),
+        "message_id": str(dead.pk),
+        "endpoint_id": str(chat.pk),
+        "incident_id": str(incident.pk),
+        "photo_id": str(photo.pk),
+        "alarm_id": str(leak.pk),
     }
     canaries = [
         "GUDANG-16.08",
@@ -131,6 +177,11 @@ def target(world: World, operator_okut: User) -> Target:
         token.prefix,
         raw,
         "kpu.okut",
+        "-1001608160816",
+        "Banjir di Gudang A OKU Timur",
+        "Atap bocor di Gudang B OKU Timur",
+        "Sensor WL-B-01 basah OKU Timur",
+        incident.reference,
     ]
     bodies: dict[str, dict[str, Any]] = {
         "api:create_site": {
@@ -143,8 +194,26 @@ def target(world: World, operator_okut: User) -> Target:
         "api:create_zone": {"name": "Gudang C", "kind": "storage", "restricted": True},
         "sites:list": {"q": "Gudang"},
         "token-create": {"name": "mine"},
+        # Well-formed bodies, so that the refusal comes from the scope, not from the shape.
+        "api:resolve": {"resolution": "Atap ditambal"},
+        "api:reopen": {"reason": "Bocor lagi"},
+        "api:assign": {"user": operator_okut.pk},
+        "api:comment": {"text": "Dicatat"},
+        "incidents:resolve": {"resolution": "Atap ditambal"},
+        "incidents:reopen": {"reason": "Bocor lagi"},
+        "incidents:assign": {"user": operator_okut.pk},
+        "incidents:comment": {"text": "Dicatat"},
+        "api:add_photo": {"photo": _jpeg()},
+        "api:link": {"incident": str(incident.pk)},
+        "incidents:photo": {"photo": _jpeg()},
     }
     return Target(values, canaries, bodies)
+
+
+def _jpeg() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), (30, 90, 160)).save(out, "JPEG")
+    return out.getvalue()
 
 
 def snapshot(actor: User | None) -> dict[str, list[Any]]:
@@ -173,6 +242,13 @@ def snapshot(actor: User | None) -> dict[str, list[Any]]:
 
 
 def send(client: Client, method: str, url: str, body: dict[str, Any] | None) -> Any:
+    files = {k: v for k, v in (body or {}).items() if isinstance(v, bytes)}
+    if files and method == "post":
+        # Bytes in a body are a file: sent as multipart, a fresh upload each time.
+        uploads = {k: SimpleUploadedFile(f"{k}.jpg", v, "image/jpeg") for k, v in files.items()}
+        return client.post(url, {**(body or {}), **uploads})
+    if files:
+        body = {k: v for k, v in (body or {}).items() if k not in files}
     if url.startswith("/api/") and method != "get":
         payload = json.dumps(body or {})
         return getattr(client, method)(url, payload, content_type="application/json")
@@ -237,7 +313,21 @@ def test_users_of_another_kabupaten_see_and_change_nothing_here(
     client = client_for(user)
     for route in all_routes():
         url = url_for(route, target)
-        aimed = any(p in ("site_id", "token_id", "object_id", "seq") for p in route.params)
+        aimed = any(
+            p
+            in (
+                "site_id",
+                "token_id",
+                "object_id",
+                "seq",
+                "message_id",
+                "endpoint_id",
+                "incident_id",
+                "photo_id",
+                "alarm_id",
+            )
+            for p in route.params
+        )
         for method in METHODS:
             before = snapshot(user)
             response = send(client, method, url, body_for(route, target))

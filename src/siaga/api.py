@@ -126,7 +126,10 @@ def api_not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
 
 def register_routers() -> None:
     from siaga.accounts.api import router as auth_router
+    from siaga.alarms.api import router as alarms_router
+    from siaga.incidents.api import router as incidents_router
     from siaga.ledger.api import router as ledger_router
+    from siaga.notify.api import router as notify_router
     from siaga.regions.api import router as regions_router
     from siaga.sites.api import router as sites_router
 
@@ -134,6 +137,9 @@ def register_routers() -> None:
     api.add_router("/regions", regions_router)
     api.add_router("/sites", sites_router)
     api.add_router("/ledger", ledger_router)
+    api.add_router("/notify", notify_router)
+    api.add_router("/incidents", incidents_router)
+    api.add_router("/alarms", alarms_router)
 
 
 register_routers()

@@ -6,10 +6,12 @@ with a message an operator can act on.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import zoneinfo
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -46,6 +48,30 @@ def env_int(name: str, default: int, *, minimum: int = 0) -> int:
     if value < minimum:
         raise ImproperlyConfigured(f"{name}={raw!r} must be at least {minimum}.")
     return value
+
+
+def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not a number.") from None
+    if not math.isfinite(value) or value < minimum:
+        raise ImproperlyConfigured(f"{name}={raw!r} must be a number of at least {minimum}.")
+    return value
+
+
+def env_url(name: str, default: str) -> str:
+    """An absolute http(s) URL without a trailing slash."""
+    value = os.environ.get(name, default).strip()
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ImproperlyConfigured(
+            f"{name}={value!r} is not an absolute http(s) URL (e.g. https://siaga.example)."
+        )
+    return value.rstrip("/")
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

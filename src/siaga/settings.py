@@ -11,11 +11,13 @@ from django.utils.translation import gettext_lazy as _
 from siaga.env import (
     env_bool,
     env_database,
+    env_float,
     env_int,
     env_list,
     env_path,
     env_str,
     env_time_zone,
+    env_url,
     secret_key,
 )
 
@@ -35,6 +37,47 @@ API_TOKEN_DAYS = env_int("SIAGA_API_TOKEN_DAYS", 90, minimum=1)
 LEDGER_ORIGIN = env_str("SIAGA_LEDGER_ORIGIN", "siaga.local/ledger")
 LEDGER_CHECKPOINT_EVERY = env_int("SIAGA_LEDGER_CHECKPOINT_EVERY", 1000, minimum=1)
 LEDGER_CHECKPOINT_SECONDS = env_int("SIAGA_LEDGER_CHECKPOINT_SECONDS", 300, minimum=10)
+# Incidents: the largest photo accepted, and how often the worker sweeps for escalations.
+INCIDENT_PHOTO_MAX_BYTES = env_int("SIAGA_INCIDENT_PHOTO_MAX_BYTES", 8 * 1024 * 1024, minimum=1024)
+ESCALATION_SWEEP_SECONDS = env_int("SIAGA_ESCALATION_SWEEP_SECONDS", 5, minimum=1)
+
+# Notifications (notify): where links in messages point, the outbox's delivery loop, channels.
+PUBLIC_URL = env_url("SIAGA_PUBLIC_URL", "http://127.0.0.1:8000")
+NOTIFY_GROUP_WINDOW_SECONDS = env_int("SIAGA_NOTIFY_GROUP_WINDOW_SECONDS", 300, minimum=0)
+NOTIFY_MAX_ATTEMPTS = env_int("SIAGA_NOTIFY_MAX_ATTEMPTS", 8, minimum=1)
+NOTIFY_RETRY_BASE_SECONDS = env_float("SIAGA_NOTIFY_RETRY_BASE_SECONDS", 15.0)
+NOTIFY_RETRY_MAX_SECONDS = env_float("SIAGA_NOTIFY_RETRY_MAX_SECONDS", 1800.0)
+NOTIFY_LEASE_SECONDS = env_float("SIAGA_NOTIFY_LEASE_SECONDS", 30.0, minimum=1.0)
+NOTIFY_POLL_SECONDS = env_float("SIAGA_NOTIFY_POLL_SECONDS", 0.05, minimum=0.01)
+NOTIFY_CONCURRENCY = env_int("SIAGA_NOTIFY_CONCURRENCY", 8, minimum=1)
+NOTIFY_WEBHOOK_TIMEOUT_SECONDS = env_float("SIAGA_NOTIFY_WEBHOOK_TIMEOUT_SECONDS", 5.0, minimum=0.1)
+TELEGRAM_API_URL = env_url("SIAGA_TELEGRAM_API_URL", "https://api.telegram.org")
+# Without a token, Telegram messages are dead-lettered with the reason (retry once it is set).
+TELEGRAM_BOT_TOKEN = env_str("SIAGA_TELEGRAM_BOT_TOKEN", "")
+# E-mail: SMTP when a host is set. Without one there is no mailer: e-mail notifications become
+# dead letters that say so (as Telegram ones do without a bot token).
+DEFAULT_FROM_EMAIL = env_str("SIAGA_EMAIL_FROM", "SIAGA <siaga@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+_email_host = env_str("SIAGA_EMAIL_HOST", "")
+MAILERS = (
+    {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": _email_host,
+                "port": env_int("SIAGA_EMAIL_PORT", 25, minimum=1),
+                "username": env_str("SIAGA_EMAIL_USER", ""),
+                "password": env_str("SIAGA_EMAIL_PASSWORD", ""),
+                "use_tls": env_bool("SIAGA_EMAIL_STARTTLS", False),
+                "timeout": 10,
+            },
+        }
+    }
+    if _email_host
+    else {}
+)
+# "No default mailer" is the intended state of a deployment without SMTP, not a mistake.
+SILENCED_SYSTEM_CHECKS = ["mail.W001"]
 
 DATABASES = {"default": env_database("SIAGA_DATABASE_URL", SIAGA_HOME)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -45,6 +88,9 @@ INSTALLED_APPS = [
     "siaga.accounts",
     "siaga.sites",
     "siaga.ledger",
+    "siaga.incidents",
+    "siaga.alarms",
+    "siaga.notify",
     "siaga.web",
     "siaga.demo",
     "django.contrib.admin",
@@ -92,6 +138,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "siaga.web.context_processors.navigation",
+                "siaga.notify.context_processors.unread",
             ],
         },
     },
@@ -183,5 +230,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("SIAGA_LOG_LEVEL", "INFO").upper()},
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        # httpx logs every request's URL at INFO, and a Telegram URL holds the bot token.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }

@@ -62,6 +62,52 @@ def test_demo_world_is_complete_and_building_it_twice_changes_nothing() -> None:
     assert again.voters == report.voters
 
 
+@pytest.mark.django_db
+def test_demo_night_leak_escalated_before_the_commissioner_answered() -> None:
+    from siaga.demo.incidents import build_incidents
+    from siaga.incidents.models import Incident, Notified
+    from siaga.ledger.models import Entry
+
+    Zone.objects.all().delete()
+    Site.objects.all().delete()
+    build_world("siaga-demo-test")
+    night = build_incidents()
+    incident = night.incident
+    assert night.created
+    assert (incident.category, incident.severity, incident.state) == ("banjir", 2, "resolved")
+    assert incident.reporter is not None and incident.reporter.username == "jaga.okut"
+    assert incident.acknowledged_by is not None
+    assert incident.acknowledged_by.username == "komisioner.okut"
+    assert incident.acknowledged_at is not None
+    assert incident.photos.count() == 1
+    tiers = dict(Notified.objects.filter(incident=incident).values_list("user__username", "tier"))
+    assert tiers == {
+        "kapolres.okut": 1,
+        "komisioner.okut": 1,
+        "bawaslu.okut": 1,
+        "kabagops.okut": 2,
+        "ketua.okut": 2,
+    }
+    kinds = list(incident.events.values_list("kind", flat=True))
+    assert kinds[:5] == ["reported", "photo", "escalated", "alarm", "reminded"]
+    assert kinds.count("escalated") == 2
+    assert kinds.index("acknowledged") > kinds.index("escalated") + 1
+    assert kinds[-1] == "resolved"
+    ack = incident.acknowledged_at - incident.occurred_at
+    assert 20 * 60 <= ack.total_seconds() <= 30 * 60  # about 00:05 for 23:40
+    assert Entry.objects.filter(subject_id=str(incident.pk)).count() == len(kinds)
+    assert incident.alarms.get().kind == "humidity_high"
+    assert incident.links.filter(link_type="alarm").count() == 1
+    again = build_incidents()
+    assert not again.created and again.incident.pk == incident.pk
+    assert sorted(Incident.objects.values_list("state", flat=True)) == [
+        "closed",
+        "reported",
+        "reported",
+        "resolved",
+    ]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -126,6 +172,14 @@ def test_siaga_demo_sets_up_serves_runs_a_worker_and_stops_on_ctrl_c(tmp_path: P
             ).fetchone()[0]
             assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert sites["count"] == expected > 1900
+        status, incidents = http("GET", f"{base}/api/v1/incidents", token=body["token"])
+        assert status == 200
+        # Three in OKU Timur, newest first; the theft across the border in OKU is not shown.
+        assert [i["category"] for i in incidents["items"]] == [
+            "kerusakan_logistik",
+            "banjir",
+            "cctv_listrik",
+        ]
         status, _ = http(
             "POST",
             f"{base}/api/v1/auth/token",

@@ -86,6 +86,8 @@ class Membership(models.Model):
         AgencyUnit, on_delete=models.PROTECT, related_name="memberships", verbose_name=_("unit")
     )
     role = models.CharField(_("role"), max_length=20, choices=Role.choices)
+    # The post within the role, as escalation tiers name it: "Kapolres", "Kabag Ops", "Ketua".
+    position = models.CharField(_("position"), max_length=60, blank=True)
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 

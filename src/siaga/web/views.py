@@ -19,7 +19,11 @@ from siaga.accounts import services as account_services
 from siaga.accounts.auth import actor_of
 from siaga.accounts.models import ApiToken, Membership
 from siaga.accounts.permissions import ROLE_ACTIONS, Action
+from siaga.alarms.models import Alarm
 from siaga.core.errors import SiagaError
+from siaga.incidents.choices import OPEN_STATES
+from siaga.incidents.models import Incident
+from siaga.notify import views as notify_views
 from siaga.regions.codes import is_region_code, subtree_q
 from siaga.regions.models import Region
 from siaga.sites.choices import SiteKind
@@ -77,6 +81,12 @@ def home(request: HttpRequest) -> HttpResponse:
         "warehouses": sites.filter(kind=SiteKind.WAREHOUSE)
         .select_related("region")
         .annotate(zone_count=Count("zones")),
+        "open_incidents": Incident.objects.for_user(request.user, Action.VIEW)
+        .filter(state__in=OPEN_STATES)
+        .count(),
+        "active_alarms": Alarm.objects.for_user(request.user, Action.VIEW)
+        .filter(active=True)
+        .count(),
     }
     return render(request, "web/home.html", context)
 
@@ -144,6 +154,7 @@ def account(request: HttpRequest) -> HttpResponse:
         "units": _units_summary(request),
         "tokens": ApiToken.objects.filter(user=actor_of(request)),
         "new_token": request.session.pop("new_token", None),
+        "notify_endpoints": notify_views.personal_endpoints(actor_of(request)),
     }
     return render(request, "accounts/account.html", context)
 

@@ -1,7 +1,9 @@
-"""``siaga worker``: runs background tasks from the database queue (django-tasks-db)."""
+"""``siaga worker``: runs background tasks from the database queue (django-tasks-db) and
+delivers the notification outbox (siaga.notify)."""
 
 from __future__ import annotations
 
+import argparse
 import logging
 import threading
 from datetime import timedelta
@@ -32,6 +34,12 @@ class Command(BaseCommand):
             help="seconds after which a task left RUNNING by a dead worker is queued again "
             "(default: 900)",
         )
+        parser.add_argument(
+            "--deliveries",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help="deliver the notification outbox beside the tasks (default: yes)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         older_than = timedelta(seconds=options["requeue_after"])
@@ -42,6 +50,17 @@ class Command(BaseCommand):
                 target=self._watch, args=(older_than, stop), name="requeue", daemon=True
             )
             watcher.start()
+        if not options["batch"]:
+            sweeper = threading.Thread(
+                target=self._sweep, args=(stop,), name="escalation", daemon=True
+            )
+            sweeper.start()
+        delivery = None
+        if options["deliveries"] and not options["batch"]:
+            delivery = threading.Thread(
+                target=self._deliver, args=(stop,), name="notify-delivery", daemon=True
+            )
+            delivery.start()
         worker_options: dict[str, Any] = {
             "queue_name": options["queue"],
             "interval": options["interval"],
@@ -54,13 +73,53 @@ class Command(BaseCommand):
             worker_options["max_tasks"] = options["max_tasks"]
         try:
             call_command("db_worker", **worker_options)
+            if options["batch"]:
+                self._sweep_once()
+            if options["deliveries"] and options["batch"]:
+                self._deliver_once()
         finally:
             stop.set()
+            if delivery is not None:
+                delivery.join(timeout=10)
 
     def _requeue(self, older_than: timedelta) -> None:
         count = requeue_abandoned_tasks(older_than=older_than)
         if count:
             logger.warning("requeued %d task(s) abandoned by a dead worker", count)
+
+    def _deliver(self, stop: threading.Event) -> None:
+        """The outbox loop: polls often, wakes on this process's commits, sends concurrently."""
+        from siaga.notify.delivery import DeliveryLoop
+
+        DeliveryLoop().run(stop)
+
+    def _deliver_once(self) -> None:
+        """--batch: deliver what is due now (retries that fall due meanwhile too), then stop."""
+        from siaga.notify.services import deliver_due
+
+        try:
+            while deliver_due(limit=100):
+                pass
+        finally:
+            close_old_connections()
+
+    def _sweep(self, stop: threading.Event) -> None:
+        """Escalations and alarm reminders: each due one is taken under a row lock, so two
+        workers never escalate the same incident twice."""
+        while not stop.wait(settings.ESCALATION_SWEEP_SECONDS):
+            self._sweep_once()
+
+    def _sweep_once(self) -> None:
+        from siaga.alarms.services import remind_due_alarms
+        from siaga.incidents.services import escalate_due
+
+        try:
+            escalate_due()
+            remind_due_alarms()
+        except Exception:
+            logger.exception("escalation sweep failed; trying again later")
+        finally:
+            close_old_connections()
 
     def _watch(self, older_than: timedelta, stop: threading.Event) -> None:
         """Housekeeping beside the task loop: requeue abandoned tasks, sign checkpoints."""

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
+from siaga.demo.incidents import build_incidents
 from siaga.demo.world import build_world, witness_demo_ledger
 from siaga.regions.models import Region
 from siaga.regions.services import load_regions
@@ -47,6 +48,11 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Demo world ready: {world.sites} sites, {world.tps} TPS in OKU Timur with "
             f"{world.voters:,} synthetic voters ({time.monotonic() - started:.1f} s)."
+        )
+        night = build_incidents()
+        self.stdout.write(
+            f"Incident {night.incident.reference}: last night's roof leak in Gudang B, "
+            "escalated to the Kabag Ops and the KPU chair before the commissioner answered."
         )
         witnessed = witness_demo_ledger()
         if witnessed:

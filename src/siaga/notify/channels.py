@@ -1,0 +1,250 @@
+"""Sending one message over its channel: e-mail, the Telegram Bot API, or a signed webhook.
+
+Nothing here touches the database: the worker claims messages, hands an ``Outgoing`` snapshot to
+``send`` in a thread of its pool, and records the outcome itself. A failure raises
+``DeliveryError``; ``permanent`` ones are dead-lettered at once, the others retried.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import smtplib
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.core.mail import EmailMessage
+from django.utils.translation import gettext as _
+
+from siaga.notify.choices import Channel
+
+USER_AGENT = "SIAGA-notify/1"
+SIGNATURE_VERSION = "v1"
+
+
+class DeliveryError(Exception):
+    """A send that failed. ``permanent``: retrying cannot help (e.g. Telegram "chat not found")."""
+
+    def __init__(
+        self, reason: str, *, permanent: bool = False, retry_after: float | None = None
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason[:1000]
+        self.permanent = permanent
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What a worker needs to send one claimed message, read from the database beforehand."""
+
+    id: uuid.UUID
+    endpoint_id: uuid.UUID
+    channel: str
+    address: str
+    secret: str
+    timeout: float | None
+    endpoint_active: bool
+    kind: str
+    title: str
+    body: str
+    url: str
+    data: dict[str, Any]
+    about_type: str
+    about_id: str
+    count: int
+    created_at: datetime
+    attempts: int
+    lease_owner: str
+
+
+def absolute_url(url: str) -> str:
+    """A site-relative link ("/insiden/…/") made absolute with SIAGA_PUBLIC_URL."""
+    if not url:
+        return ""
+    return f"{settings.PUBLIC_URL}{url}"
+
+
+def webhook_payload(message: Outgoing) -> dict[str, Any]:
+    return {
+        "id": str(message.id),
+        "kind": message.kind,
+        "title": message.title,
+        "body": message.body,
+        "url": absolute_url(message.url),
+        "data": message.data,
+        "about": {"type": message.about_type, "id": message.about_id}
+        if message.about_type
+        else None,
+        "count": message.count,
+        "created_at": message.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+    }
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    """``v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>``, the X-Siaga-Signature value."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return f"{SIGNATURE_VERSION}={mac.hexdigest()}"
+
+
+def _title_with_count(message: Outgoing) -> str:
+    if message.count <= 1:
+        return message.title
+    return _("%(title)s (%(count)s times)") % {"title": message.title, "count": message.count}
+
+
+def _text(message: Outgoing) -> str:
+    parts = [_title_with_count(message)]
+    if message.body:
+        parts.append(message.body)
+    if message.url:
+        parts.append(absolute_url(message.url))
+    return "\n\n".join(parts)
+
+
+_client: httpx.Client | None = None
+_client_lock = threading.Lock()
+
+
+def http_client() -> httpx.Client:
+    """One pooled client for every sending thread (httpx clients are thread-safe)."""
+    global _client
+    with _client_lock:
+        if _client is None:
+            _client = httpx.Client(
+                headers={"User-Agent": USER_AGENT},
+                follow_redirects=False,
+                limits=httpx.Limits(max_connections=64, max_keepalive_connections=16),
+            )
+        return _client
+
+
+def _timeout(message: Outgoing) -> float:
+    # Never longer than most of the lease: a send must end before another worker may retry it.
+    wanted = message.timeout or settings.NOTIFY_WEBHOOK_TIMEOUT_SECONDS
+    return min(wanted, settings.NOTIFY_LEASE_SECONDS * 0.8)
+
+
+def send_webhook(message: Outgoing) -> None:
+    body = json.dumps(
+        webhook_payload(message), ensure_ascii=False, separators=(",", ":"), sort_keys=True
+    ).encode()
+    timestamp = str(int(time.time()))
+    headers = {
+        "Content-Type": "application/json",
+        "Idempotency-Key": str(message.id),
+        "X-Siaga-Timestamp": timestamp,
+        "X-Siaga-Signature": sign(message.secret, timestamp, body),
+        "X-Siaga-Kind": message.kind,
+    }
+    timeout = _timeout(message)
+    try:
+        response = http_client().post(
+            message.address, content=body, headers=headers, timeout=timeout
+        )
+    except httpx.TimeoutException:
+        raise DeliveryError(f"webhook: no answer within {timeout:g} s") from None
+    except httpx.HTTPError as exc:
+        raise DeliveryError(f"webhook: {type(exc).__name__}: {exc}") from None
+    if not 200 <= response.status_code < 300:
+        # Every refusal is retried: a receiver being repaired should still get the alarm.
+        raise DeliveryError(f"webhook: HTTP {response.status_code}: {response.text[:300]}")
+
+
+def send_telegram(message: Outgoing) -> None:
+    token = settings.TELEGRAM_BOT_TOKEN
+    if not token:
+        raise DeliveryError(
+            "telegram_not_configured: SIAGA_TELEGRAM_BOT_TOKEN is not set for the worker",
+            permanent=True,
+        )
+    url = f"{settings.TELEGRAM_API_URL}/bot{token}/sendMessage"
+    payload = {
+        "chat_id": int(message.address),
+        "text": _text(message)[:4096],
+        "disable_web_page_preview": True,
+    }
+    timeout = min(settings.NOTIFY_WEBHOOK_TIMEOUT_SECONDS, settings.NOTIFY_LEASE_SECONDS * 0.8)
+    try:
+        response = http_client().post(url, json=payload, timeout=timeout)
+    except httpx.TimeoutException:
+        raise DeliveryError(f"telegram: no answer within {timeout:g} s") from None
+    except httpx.HTTPError as exc:
+        # The token is part of the URL: never let it reach the stored error.
+        raise DeliveryError(f"telegram: {type(exc).__name__}: {exc}".replace(token, "…")) from None
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = {}
+    if not isinstance(answer, dict):
+        answer = {}
+    if response.status_code == 200 and answer.get("ok") is True:
+        return
+    description = str(answer.get("description") or response.text[:300]).replace(token, "…")
+    if response.status_code in (400, 403):
+        # "Bad Request: chat not found", "Forbidden: bot was blocked by the user": no retry helps.
+        raise DeliveryError(description, permanent=True)
+    retry_after = None
+    parameters = answer.get("parameters")
+    if response.status_code == 429 and isinstance(parameters, dict):
+        value = parameters.get("retry_after")
+        retry_after = float(value) if isinstance(value, int | float) else None
+    raise DeliveryError(
+        f"telegram: HTTP {response.status_code}: {description}", retry_after=retry_after
+    )
+
+
+def email_configured() -> bool:
+    """Is there a mailer to send with? Only when SIAGA_EMAIL_HOST is set (or a test sets one)."""
+    return "default" in getattr(settings, "MAILERS", {})
+
+
+def send_email(message: Outgoing) -> None:
+    if not email_configured():
+        raise DeliveryError(
+            "email_not_configured: SIAGA_EMAIL_HOST is not set for the worker", permanent=True
+        )
+    title = " ".join(_title_with_count(message).split())
+    subject = title if title.startswith("[SIAGA]") else f"[SIAGA] {title}"
+    body = (
+        _text(message)
+        + "\n\n-- \n"
+        + _("Sent by SIAGA. Manage notifications on your account page.")
+    )
+    email = EmailMessage(
+        subject=subject,
+        body=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[message.address],
+        headers={"X-Siaga-Message-Id": str(message.id), "X-Siaga-Kind": message.kind},
+    )
+    try:
+        email.send(fail_silently=False)
+    except smtplib.SMTPRecipientsRefused as exc:
+        raise DeliveryError(f"e-mail refused: {exc.recipients}", permanent=True) from None
+    except smtplib.SMTPResponseException as exc:
+        reason = f"e-mail: SMTP {exc.smtp_code}: {exc.smtp_error!r}"
+        raise DeliveryError(reason, permanent=exc.smtp_code >= 500) from None
+    except (OSError, smtplib.SMTPException) as exc:
+        raise DeliveryError(f"e-mail: {type(exc).__name__}: {exc}") from None
+
+
+def send(message: Outgoing) -> None:
+    """Deliver ``message`` or raise ``DeliveryError``."""
+    if not message.endpoint_active:
+        raise DeliveryError("endpoint_removed: the endpoint was removed", permanent=True)
+    if message.channel == Channel.WEBHOOK:
+        send_webhook(message)
+    elif message.channel == Channel.TELEGRAM:
+        send_telegram(message)
+    elif message.channel == Channel.EMAIL:
+        send_email(message)
+    else:
+        raise DeliveryError(f"channel {message.channel!r} is not delivered", permanent=True)

@@ -1,0 +1,274 @@
+"""The outbox: endpoints (where messages go) and messages (what goes, and how far it got)."""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from siaga.accounts.models import Membership
+from siaga.accounts.permissions import Action
+from siaga.accounts.scoping import scope_roots
+from siaga.core.ids import uuid7
+from siaga.core.models import UUIDModel
+from siaga.notify.choices import Channel, EndpointChannel, MessageState
+from siaga.regions.codes import subtree_q
+
+# An endpoint's own timeout may not exceed this; the lease must outlast any send.
+MAX_ENDPOINT_TIMEOUT = 30.0
+
+
+class EndpointQuerySet(models.QuerySet["Endpoint"]):
+    def manageable_by(self, user: Any) -> Self:
+        """The user's own e-mail and Telegram endpoints, and the webhooks of units they manage."""
+        if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+            return self.none()
+        own = Q(user=user)
+        roots = scope_roots(user, Action.MANAGE_MASTER_DATA)
+        if roots is None:
+            return self.filter(own | Q(channel=Channel.WEBHOOK))
+        return self.filter(
+            own | (Q(channel=Channel.WEBHOOK) & subtree_q("unit__region__code", sorted(roots)))
+        )
+
+
+class Endpoint(UUIDModel):
+    """Where a person's or a unit's messages go: an e-mail address, a Telegram chat, a webhook.
+
+    Removing an endpoint deactivates it (its history of messages stays); a webhook belongs to an
+    agency unit (e.g. a Polres command-centre system) and signs its requests with ``secret``.
+    """
+
+    channel = models.CharField(_("channel"), max_length=10, choices=EndpointChannel.choices)
+    address = models.CharField(
+        _("address"),
+        max_length=500,
+        help_text=_("E-mail address, Telegram chat id, or webhook URL."),
+    )
+    # A person's contact details go with the person.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notify_endpoints",
+        verbose_name=_("user"),
+    )
+    # Units are master data: one with a webhook is not deleted by accident.
+    unit = models.ForeignKey(
+        "accounts.AgencyUnit",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="notify_endpoints",
+        verbose_name=_("agency unit"),
+    )
+    secret = models.CharField(
+        _("signing secret"),
+        max_length=64,
+        blank=True,
+        help_text=_("Webhooks: the HMAC-SHA256 key of X-Siaga-Signature; shown once."),
+    )
+    timeout = models.FloatField(
+        _("timeout (seconds)"),
+        null=True,
+        blank=True,
+        help_text=_("Webhooks: how long to wait for an answer; empty for the default."),
+    )
+    active = models.BooleanField(_("active"), default=True)
+    last_error = models.TextField(_("last error"), blank=True)
+
+    objects = EndpointQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("notification endpoint")
+        verbose_name_plural = _("notification endpoints")
+        ordering = ["channel", "created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    Q(
+                        channel__in=[Channel.EMAIL, Channel.TELEGRAM],
+                        user__isnull=False,
+                        unit__isnull=True,
+                    )
+                    | Q(channel=Channel.WEBHOOK, user__isnull=True, unit__isnull=False)
+                ),
+                name="notify_endpoint_owner_fits_channel",
+            ),
+            models.CheckConstraint(
+                condition=Q(timeout__isnull=True)
+                | Q(timeout__gt=0, timeout__lte=MAX_ENDPOINT_TIMEOUT),
+                name="notify_endpoint_timeout_range",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "channel", "address"],
+                condition=Q(active=True, user__isnull=False),
+                name="notify_endpoint_personal_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["unit", "address"],
+                condition=Q(active=True, unit__isnull=False),
+                name="notify_endpoint_webhook_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()}: {self.address}"
+
+
+class MessageQuerySet(models.QuerySet["Message"]):
+    def inbox_of(self, user: Any) -> Self:
+        """The user's own in-app messages, unread first, newest first."""
+        unread = models.ExpressionWrapper(
+            Q(read_at__isnull=True), output_field=models.BooleanField()
+        )
+        return self.filter(user=user, channel=Channel.INAPP, state=MessageState.SENT).order_by(
+            unread.desc(), "-created_at", "-id"
+        )
+
+    def unread_count(self, user: Any) -> int:
+        return self.filter(
+            user=user, channel=Channel.INAPP, state=MessageState.SENT, read_at__isnull=True
+        ).count()
+
+    def outbox_managed_by(self, user: Any) -> Self:
+        """Outbox messages (any state) to endpoints of units, or of people with a membership,
+        in the user's management scope. Empty for a user who manages nothing."""
+        outbox = self.exclude(channel=Channel.INAPP)
+        roots = scope_roots(user, Action.MANAGE_MASTER_DATA)
+        if roots is None:
+            return outbox
+        if not roots:
+            return self.none()
+        people = Membership.objects.filter(active=True).filter(
+            subtree_q("unit__region__code", sorted(roots))
+        )
+        return outbox.filter(
+            subtree_q("endpoint__unit__region__code", sorted(roots))
+            | Q(user__isnull=False, user__in=people.values("user_id"))
+        )
+
+    def dead_letters_for(self, user: Any) -> Self:
+        return self.outbox_managed_by(user).filter(state=MessageState.DEAD)
+
+
+class Message(models.Model):
+    """One notification to one destination: an in-app message, or an outbox row to deliver.
+
+    Outbox rows wait ``pending`` until a worker claims them (a lease: ``lease_until`` and
+    ``lease_owner``), then become ``sent``, or ``dead`` after too many attempts or a permanent
+    error. In-app messages are ``sent`` when written and carry ``read_at``. A notification
+    merged into an earlier one of its group is ``grouped``; the earlier one counts it.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    # The outbox is a delivery queue, not evidence (the ledger is): it goes with its endpoint.
+    endpoint = models.ForeignKey(
+        Endpoint,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="messages",
+        verbose_name=_("endpoint"),
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notify_messages",
+        verbose_name=_("recipient"),
+    )
+    kind = models.CharField(_("kind"), max_length=60)
+    title = models.CharField(_("title"), max_length=300)
+    body = models.TextField(_("body"), blank=True)
+    url = models.CharField(_("link"), max_length=500, blank=True)
+    data = models.JSONField(_("data"), default=dict, blank=True, encoder=DjangoJSONEncoder)
+    about_type = models.CharField(_("about (type)"), max_length=60, blank=True)
+    about_id = models.CharField(_("about (id)"), max_length=64, blank=True)
+    dedup_key = models.CharField(_("de-duplication key"), max_length=255)
+    group_key = models.CharField(_("group key"), max_length=200, blank=True)
+    count = models.PositiveIntegerField(
+        _("count"), default=1, help_text=_("Notifications this message stands for.")
+    )
+    grouped_into = models.ForeignKey(
+        "self",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="grouped",
+        verbose_name=_("grouped into"),
+    )
+    state = models.CharField(
+        _("state"), max_length=10, choices=MessageState.choices, default=MessageState.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
+    lease_until = models.DateTimeField(_("leased until"), null=True, blank=True)
+    lease_owner = models.CharField(_("leased by"), max_length=100, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+
+    objects = MessageQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("notification message")
+        verbose_name_plural = _("notification messages")
+        ordering = ["-created_at"]
+        indexes = [
+            # The delivery loop's poll: pending rows by due time.
+            models.Index(fields=["state", "next_attempt_at"], name="notify_msg_due"),
+            models.Index(fields=["user", "channel", "read_at"], name="notify_msg_inbox"),
+            models.Index(
+                fields=["group_key", "created_at"],
+                condition=~Q(group_key=""),
+                name="notify_msg_group",
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "dedup_key"],
+                condition=Q(endpoint__isnull=False),
+                name="notify_msg_dedup_endpoint",
+            ),
+            models.UniqueConstraint(
+                fields=["user", "dedup_key"],
+                condition=Q(channel=Channel.INAPP),
+                name="notify_msg_dedup_inapp",
+            ),
+            models.CheckConstraint(
+                condition=Q(channel=Channel.INAPP, endpoint__isnull=True, user__isnull=False)
+                | (~Q(channel=Channel.INAPP) & Q(endpoint__isnull=False)),
+                name="notify_msg_destination_fits_channel",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state=MessageState.PENDING) | Q(next_attempt_at__isnull=False),
+                name="notify_msg_pending_has_due_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(state=MessageState.GROUPED) | Q(grouped_into__isnull=True),
+                name="notify_msg_only_grouped_points_to_group",
+            ),
+            models.CheckConstraint(condition=Q(count__gte=1), name="notify_msg_count_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_channel_display()} {self.kind}: {self.title}"
+
+    @property
+    def about(self) -> tuple[str, str] | None:
+        return (self.about_type, self.about_id) if self.about_type else None
+
+    @property
+    def is_unread(self) -> bool:
+        return self.channel == Channel.INAPP and self.read_at is None
