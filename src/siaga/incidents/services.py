@@ -73,6 +73,70 @@ def acting_unit(actor: User | None, region: str) -> Any:
     return None
 
 
+@dataclass(frozen=True)
+class _Line:
+    """A timeline line waiting for its ledger entry."""
+
+    kind: str
+    actor: User | None
+    text: str
+    data: dict[str, Any]
+    at: datetime | None
+    client_id: uuid.UUID | None
+    state: str
+
+
+def _line(
+    incident: Incident,
+    kind: str,
+    *,
+    actor: User | None,
+    text: str = "",
+    data: dict[str, Any] | None = None,
+    at: datetime | None = None,
+    client_id: uuid.UUID | None = None,
+) -> _Line:
+    return _Line(kind, actor, text, data or {}, at, client_id, incident.state)
+
+
+def _write(incident: Incident, lines: list[_Line]) -> list[IncidentEvent]:
+    """Timeline lines and their ledger entries, appended together as the caller's transaction's
+    last step: the ledger's head is locked from the append to the commit, so appending last
+    keeps that short while many reports arrive at once."""
+    if not lines:
+        return []
+    subject_type, subject_id = ledger.subject_of(incident)
+    entries = ledger.append_many(
+        [
+            ledger.Fact(
+                kind=f"incident.{line.kind}",
+                subject_type=subject_type,
+                subject_id=subject_id,
+                payload={"state": line.state, "text": line.text, **line.data},
+                actor=line.actor.username if line.actor else "",
+                unit=getattr(acting_unit(line.actor, incident.region_id), "name", ""),
+                region=incident.region_id,
+                id=line.client_id,
+            )
+            for line in lines
+        ]
+    )
+    now = timezone.now()
+    return IncidentEvent.objects.bulk_create(
+        IncidentEvent(
+            incident=incident,
+            client_id=line.client_id,
+            at=line.at or now,
+            actor=line.actor,
+            kind=line.kind,
+            text=line.text,
+            data=line.data,
+            ledger_seq=entry.seq,
+        )
+        for line, entry in zip(lines, entries, strict=True)
+    )
+
+
 def _event(
     incident: Incident,
     kind: str,
@@ -82,28 +146,15 @@ def _event(
     data: dict[str, Any] | None = None,
     at: datetime | None = None,
     client_id: uuid.UUID | None = None,
-) -> IncidentEvent:
-    """A timeline line and its ledger entry, in the caller's transaction."""
-    data = data or {}
-    entry = ledger.append(
-        kind=f"incident.{kind}",
-        subject=incident,
-        actor=actor,
-        unit=acting_unit(actor, incident.region_id),
-        region=incident.region_id,
-        payload={"state": incident.state, "text": text, **data},
-        id=client_id,
-    )
-    return IncidentEvent.objects.create(
-        incident=incident,
-        client_id=client_id,
-        at=at or timezone.now(),
-        actor=actor,
-        kind=kind,
-        text=text,
-        data=data,
-        ledger_seq=entry.seq,
-    )
+    later: list[_Line] | None = None,
+) -> IncidentEvent | None:
+    """A timeline line and its ledger entry, in the caller's transaction: written now, or, with
+    ``later``, kept there for the caller to write with ``_write`` as its last step."""
+    line = _line(incident, kind, actor=actor, text=text, data=data, at=at, client_id=client_id)
+    if later is not None:
+        later.append(line)
+        return None
+    return _write(incident, [line])[0]
 
 
 def _visible(actor: User, incident_id: uuid.UUID, *, lock: bool = False) -> Incident:
@@ -295,6 +346,7 @@ def report_incident(
             if raced is None:
                 raise
             return Reported(_replay(raced, actor, category, severity), created=False)
+        later: list[_Line] = []
         _event(
             incident,
             EventKind.REPORTED,
@@ -310,14 +362,16 @@ def report_incident(
                 "occurred_at": incident.occurred_at.isoformat(),
             },
             at=now,
+            later=later,
         )
         for link_type, link_id, label in links or []:
             IncidentLink.objects.get_or_create(
                 incident=incident, link_type=link_type, link_id=link_id, defaults={"label": label}
             )
         if decoded is not None:
-            _store_photo(incident, decoded, actor, at=now)
-        _start_escalation(incident, now)
+            _store_photo(incident, decoded, actor, at=now, later=later)
+        _start_escalation(incident, now, later=later)
+        _write(incident, later)
     return Reported(incident, created=True)
 
 
@@ -341,6 +395,7 @@ def open_incident_from_alarm(
         occurred_at=alarm.first_raised_at,
         reported_at=now,
     )
+    later: list[_Line] = []
     _event(
         incident,
         EventKind.REPORTED,
@@ -354,6 +409,7 @@ def open_incident_from_alarm(
             "occurred_at": alarm.first_raised_at.isoformat(),
         },
         at=now,
+        later=later,
     )
     IncidentLink.objects.create(
         incident=incident, link_type=LinkType.ALARM, link_id=str(alarm.pk), label=alarm.message
@@ -366,7 +422,8 @@ def open_incident_from_alarm(
                 link_id=str(item["id"]),
                 defaults={"label": str(item.get("label", ""))[:200]},
             )
-    _start_escalation(incident, now)
+    _start_escalation(incident, now, later=later)
+    _write(incident, later)
     return incident
 
 
@@ -392,7 +449,11 @@ def record_alarm_link(
 
 
 def _store_photo(
-    incident: Incident, decoded: Photo, actor: User | None, at: datetime | None = None
+    incident: Incident,
+    decoded: Photo,
+    actor: User | None,
+    at: datetime | None = None,
+    later: list[_Line] | None = None,
 ) -> IncidentPhoto:
     photo = IncidentPhoto(
         incident=incident,
@@ -411,6 +472,7 @@ def _store_photo(
         actor=actor,
         data={"photo": str(photo.pk), "sha256": decoded.sha256, "bytes": photo.size},
         at=at,
+        later=later,
     )
     return photo
 
@@ -627,9 +689,10 @@ def comment_on_incident(
             raise PermissionDenied(
                 "incident_out_of_scope", _("You may not comment on incidents here.")
             )
-        return _event(
+        line = _line(
             incident, EventKind.COMMENT, actor=actor, text=text, client_id=id or uuid7(), at=now
         )
+        return _write(incident, [line])[0]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -767,7 +830,9 @@ def _tell_notified(incident: Incident, *, title: str, step: str) -> None:
             )
 
 
-def _start_escalation(incident: Incident, now: datetime) -> None:
+def _start_escalation(
+    incident: Incident, now: datetime, *, later: list[_Line] | None = None
+) -> None:
     """Tier 1 hears at once; webhooks of units covering the region too."""
     policy = policy_for(incident.category, incident.severity)
     with translation.override("id"):
@@ -811,6 +876,7 @@ def _start_escalation(incident: Incident, now: datetime) -> None:
         text=_g("Tier %(tier)s told: %(count)s people") % {"tier": 1, "count": told},
         data={"tier": 1, "told": told, "policy": policy.name},
         at=now,
+        later=later,
     )
 
 
