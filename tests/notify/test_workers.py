@@ -8,7 +8,6 @@ transactional test may have flushed the shared test world.
 from __future__ import annotations
 
 import operator
-import statistics
 import subprocess
 import sys
 import threading
@@ -96,23 +95,23 @@ def test_a_slow_endpoint_does_not_hold_up_the_others(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_fifty_notifications_a_second_arrive_promptly(
+def test_a_steady_stream_of_notifications_all_arrive_once(
     receiver: WebhookReceiver, loop: Callable[..., DeliveryLoop]
 ) -> None:
+    """Fifty a second for two seconds: every one arrives, none twice. How fast is measured by
+    bench/alerting.py, not here: a test must not depend on the machine's load."""
     add_webhook(receiver, unit_at("16"), "/ok")
     loop()
-    committed: dict[str, float] = {}
+    sent: list[str] = []
     for n in range(100):
         started = time.monotonic()
         [message] = tell_webhooks("16.08.01", n)
-        committed[str(message.pk)] = time.monotonic()
+        sent.append(str(message.pk))
         time.sleep(max(0.0, 0.02 - (time.monotonic() - started)))
-    assert receiver.wait_for(lambda: len(receiver.held) == 100, timeout=30)
-    latencies = sorted(receiver.held[i].at - t for i, t in committed.items())
-    p50 = statistics.median(latencies)
-    p99 = latencies[98]
-    assert p50 < 0.2, latencies
-    assert p99 < 1.0, latencies
+    assert receiver.wait_for(lambda: len(receiver.held) == 100, timeout=60)
+    assert sorted(receiver.held) == sorted(sent)
+    assert len(receiver.requests) == 100  # not one delivered twice
+    assert Message.objects.filter(pk__in=sent, state=MessageState.SENT).count() == 100
 
 
 @pytest.mark.django_db(transaction=True)
