@@ -189,33 +189,36 @@ def _spelled_select() -> str:
         entry_id = "entry_id::text"
         time = "to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
         seq = "seq::text"
+        parts = [
+            "'{\"actor\":'", quote.format("actor"),
+            "',\"id\":\"'", entry_id,
+            "'\",\"kind\":'", quote.format("kind"),
+            "',\"payload\":'", "payload",
+            "',\"region\":'", quote.format("region"),
+            "',\"seq\":'", seq,
+            "',\"subject_id\":'", quote.format("subject_id"),
+            "',\"subject_type\":'", quote.format("subject_type"),
+            "',\"time\":\"'", time,
+            "'\",\"unit\":'", quote.format("unit"),
+            "'}'",
+        ]  # fmt: skip
+        record = " || ".join(parts)
     else:
-        quote = "json_quote({})"
-        entry_id = (
-            "substr(entry_id, 1, 8) || '-' || substr(entry_id, 9, 4) || '-' || "
-            "substr(entry_id, 13, 4) || '-' || substr(entry_id, 17, 4) || '-' || "
-            "substr(entry_id, 21)"
+        # One printf builds the record: SQLite then allocates once, not once per piece. The
+        # UUID is kept as 32 hex digits and the time as "YYYY-MM-DD HH:MM:SS[.ffffff]".
+        # (%% is a literal % once Django has put in the parameters.)
+        record = (
+            'printf(\'{"actor":%%s,"id":"%%.8s-%%.4s-%%.4s-%%.4s-%%s","kind":%%s,'
+            '"payload":%%s,"region":%%s,"seq":%%d,"subject_id":%%s,'
+            '"subject_type":%%s,"time":"%%.10sT%%.8s.%%.6sZ","unit":%%s}\', '
+            "json_quote(actor), entry_id, substr(entry_id, 9), substr(entry_id, 13), "
+            "substr(entry_id, 17), substr(entry_id, 21), json_quote(kind), payload, "
+            "json_quote(region), seq, json_quote(subject_id), json_quote(subject_type), "
+            "recorded_at, substr(recorded_at, 12), substr(recorded_at, 21) || '000000', "
+            "json_quote(unit))"
         )
-        time = (
-            "substr(recorded_at, 1, 10) || 'T' || substr(recorded_at, 12, 8) || '.' || "
-            "substr(substr(recorded_at, 21) || '000000', 1, 6) || 'Z'"
-        )
-        seq = "seq"
-    parts = [
-        "'{\"actor\":'", quote.format("actor"),
-        "',\"id\":\"'", entry_id,
-        "'\",\"kind\":'", quote.format("kind"),
-        "',\"payload\":'", "payload",
-        "',\"region\":'", quote.format("region"),
-        "',\"seq\":'", seq,
-        "',\"subject_id\":'", quote.format("subject_id"),
-        "',\"subject_type\":'", quote.format("subject_type"),
-        "',\"time\":\"'", time,
-        "'\",\"unit\":'", quote.format("unit"),
-        "'}'",
-    ]  # fmt: skip
     return (
-        f"SELECT seq, {' || '.join(parts)}, leaf_hash FROM {table} "  # noqa: S608 - constants
+        f"SELECT seq, {record}, leaf_hash FROM {table} "  # noqa: S608 - constants
         "WHERE seq >= %s AND seq < %s ORDER BY seq"
     )
 
