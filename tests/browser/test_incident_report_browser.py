@@ -6,9 +6,6 @@ reload too — and kept once; a refused report is not sent again."""
 from __future__ import annotations
 
 import io
-import os
-import shutil
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -23,38 +20,9 @@ from siaga.sites.choices import SiteKind
 from siaga.sites.models import Site
 from tests.conftest import PASSWORD, World
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PHONE = {"width": 390, "height": 844}
 WAREHOUSE_GATE = {"latitude": -4.3176, "longitude": 104.3539}
 SENT = "#report-status li[data-state=sent]"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("SIAGA_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"chromium is required here and missing at {CHROMIUM}")
-        pytest.skip("needs Debian's chromium (apt-get install chromium); CI installs it")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop on this thread; the test's own ORM calls are
-    # still synchronous, which Django must be told.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield launched
-        launched.close()
-    del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
 
 
 def on_phone(browser: Any, base: str, username: str) -> Any:
