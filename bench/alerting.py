@@ -258,7 +258,8 @@ def main() -> None:
         )
         print(
             f"  API answers: {statuses}; p50 {statistics.median(api_times) * 1000:.0f} ms, "
-            f"p95 {percentile(api_times, 0.95) * 1000:.0f} ms"
+            f"p95 {percentile(api_times, 0.95) * 1000:.0f} ms, p99 "
+            f"{percentile(api_times, 0.99) * 1000:.0f} ms, max {max(api_times) * 1000:.0f} ms"
         )
         print(
             f"  API call -> webhook received: p50 {p50 * 1000:.0f} ms, p90 "
