@@ -45,7 +45,8 @@ from siaga.ledger import services as ledger
 from siaga.notify import services as notify
 from siaga.regions.codes import level_of
 from siaga.regions.models import Region
-from siaga.sites.models import LAT_MAX, LAT_MIN, LON_MAX, LON_MIN, Site, Zone
+from siaga.sites.models import Site, Zone
+from siaga.sites.services import check_coordinates
 
 
 @dataclass(frozen=True)
@@ -201,23 +202,6 @@ def _check_choice(category: str, severity: int) -> None:
         )
 
 
-def _check_coordinates(latitude: Decimal | None, longitude: Decimal | None) -> None:
-    if (latitude is None) != (longitude is None):
-        raise InvalidInput(
-            "coordinates_incomplete", _("Give both latitude and longitude, or neither.")
-        )
-    if (
-        latitude is not None
-        and longitude is not None
-        and not (LAT_MIN <= latitude <= LAT_MAX and LON_MIN <= longitude <= LON_MAX)
-    ):
-        raise InvalidInput(
-            "coordinates_outside_indonesia",
-            _("These coordinates are outside Indonesia."),
-            detail={"latitude": str(latitude), "longitude": str(longitude)},
-        )
-
-
 def _place(
     actor: User, site_id: uuid.UUID | None, zone_id: uuid.UUID | None, region_code: str | None
 ) -> tuple[Site | None, Zone | None, str]:
@@ -304,7 +288,7 @@ def report_incident(
             _("You may not report incidents in this region."),
             detail={"region": region},
         )
-    _check_coordinates(latitude, longitude)
+    check_coordinates(latitude, longitude)
     now = now or timezone.now()
     if occurred_at is not None and occurred_at > now + timedelta(minutes=5):
         raise InvalidInput(
@@ -319,7 +303,7 @@ def report_incident(
     if decoded is not None and latitude is None and decoded.latitude is not None:
         latitude, longitude = decoded.latitude, decoded.longitude
         try:
-            _check_coordinates(latitude, longitude)
+            check_coordinates(latitude, longitude)
         except InvalidInput:
             latitude = longitude = None  # a photo's position outside Indonesia is not kept
     with transaction.atomic():
@@ -669,18 +653,11 @@ def comment_on_incident(
 ) -> IncidentEvent:
     """Anyone who can see the incident may add to its timeline; Bawaslu's notes too."""
     text = text.strip()
-    _visible(actor, incident_id)  # not found comes before any complaint about the text
-    if not text:
-        raise InvalidInput("comment_empty", _("A comment needs some text."))
-    if id is not None:
-        existing = IncidentEvent.objects.filter(client_id=id).first()
-        if existing is not None:
-            _visible(actor, existing.incident_id)
-            if existing.actor_id != actor.pk or existing.text != text:
-                raise Conflict("id_reused", _("This id was already used for a different record."))
-            return existing
     with transaction.atomic():
+        # Not found comes before any complaint about the text.
         incident = _visible(actor, incident_id, lock=True)
+        if not text:
+            raise InvalidInput("comment_empty", _("A comment needs some text."))
         if not (
             user_can(actor, Action.REPORT_INCIDENT, incident.region_id)
             or user_can(actor, Action.RESPOND_INCIDENT, incident.region_id)
@@ -689,6 +666,18 @@ def comment_on_incident(
             raise PermissionDenied(
                 "incident_out_of_scope", _("You may not comment on incidents here.")
             )
+        if id is not None:
+            existing = IncidentEvent.objects.filter(client_id=id).first()
+            if existing is not None:
+                if (existing.incident_id, existing.actor_id, existing.text) != (
+                    incident.pk,
+                    actor.pk,
+                    text,
+                ):
+                    raise Conflict(
+                        "id_reused", _("This id was already used for a different record.")
+                    )
+                return existing
         line = _line(
             incident, EventKind.COMMENT, actor=actor, text=text, client_id=id or uuid7(), at=now
         )

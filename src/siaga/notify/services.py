@@ -40,6 +40,7 @@ from siaga.accounts.models import AgencyUnit, User
 from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import scope_roots, user_can
 from siaga.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from siaga.core.idempotency import Created, replay_or_conflict
 from siaga.core.ids import uuid7
 from siaga.ledger import services as ledger
 from siaga.notify import channels
@@ -63,14 +64,6 @@ delivery_wanted = threading.Event()
 
 def wake_delivery() -> None:
     delivery_wanted.set()
-
-
-@dataclass(frozen=True)
-class Created[T]:
-    """The row, and whether this call created it (False: a retry of an earlier call)."""
-
-    obj: T
-    created: bool
 
 
 # --- writing to the outbox --------------------------------------------------------------------
@@ -744,16 +737,6 @@ def normalize_address(channel: str, address: str) -> str:
     )
 
 
-def _replay_or_conflict(existing: Endpoint, wanted: dict[str, Any]) -> None:
-    differing = sorted(k for k, v in wanted.items() if getattr(existing, k) != v)
-    if differing:
-        raise Conflict(
-            "id_reused",
-            _("This id was already used for a different record."),
-            detail={"id": str(existing.pk), "fields": differing},
-        )
-
-
 def _origin(url: str) -> str:
     """Scheme and host of a webhook, for the ledger: paths and queries may hold tokens."""
     parts = urlsplit(url)
@@ -823,7 +806,7 @@ def add_endpoint(
     with transaction.atomic():
         existing = Endpoint.objects.select_for_update().filter(pk=endpoint_id).first()
         if existing is not None:
-            _replay_or_conflict(existing, fields)
+            replay_or_conflict(existing, fields)
             return Created(existing, created=False)
         owner = {"user_id": actor.pk} if unit is None else {"unit_id": unit.pk}
         taken = Endpoint.objects.filter(

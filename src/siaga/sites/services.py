@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +13,7 @@ from siaga.accounts.models import AgencyUnit, User
 from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import user_can
 from siaga.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from siaga.core.idempotency import Created, replay_or_conflict
 from siaga.core.ids import uuid7
 from siaga.ledger import services as ledger
 from siaga.regions.models import Region
@@ -21,26 +21,7 @@ from siaga.sites.choices import SiteKind, ZoneKind
 from siaga.sites.models import LAT_MAX, LAT_MIN, LON_MAX, LON_MIN, Site, Zone
 
 
-@dataclass(frozen=True)
-class Created[T]:
-    """The row, and whether this call created it (False: a retry of an earlier call)."""
-
-    obj: T
-    created: bool
-
-
-def _replay_or_conflict(existing: Any, wanted: dict[str, Any]) -> None:
-    """A retry with the same id must carry the same data; anything else reuses an id."""
-    differing = sorted(k for k, v in wanted.items() if getattr(existing, k) != v)
-    if differing:
-        raise Conflict(
-            "id_reused",
-            _("This id was already used for a different record."),
-            detail={"id": str(existing.pk), "fields": differing},
-        )
-
-
-def _check_coordinates(latitude: Decimal | None, longitude: Decimal | None) -> None:
+def check_coordinates(latitude: Decimal | None, longitude: Decimal | None) -> None:
     if (latitude is None) != (longitude is None):
         raise InvalidInput(
             "coordinates_incomplete", _("Give both latitude and longitude, or neither.")
@@ -78,7 +59,7 @@ def create_site(
         raise InvalidInput(
             "voters_out_of_range", _("A TPS has between 1 and 1000 voters on its DPT.")
         )
-    _check_coordinates(latitude, longitude)
+    check_coordinates(latitude, longitude)
     region = Region.objects.filter(code=region_code, active=True).first()
     if region is None:
         raise InvalidInput(
@@ -113,7 +94,7 @@ def create_site(
     with transaction.atomic():
         existing = Site.objects.select_for_update().filter(pk=site_id).first()
         if existing is not None:
-            _replay_or_conflict(existing, fields)
+            replay_or_conflict(existing, fields)
             return Created(existing, created=False)
         if Site.objects.filter(code=fields["code"]).exists():
             raise Conflict(
@@ -127,7 +108,7 @@ def create_site(
         except IntegrityError:
             # Two retries raced; the other one won. Same data means same outcome.
             existing = Site.objects.get(pk=site_id)
-            _replay_or_conflict(existing, fields)
+            replay_or_conflict(existing, fields)
             return Created(existing, created=False)
         ledger.append(
             kind="site.created",
@@ -177,7 +158,7 @@ def create_zone(
     with transaction.atomic():
         existing = Zone.objects.select_for_update().filter(pk=zone_id).first()
         if existing is not None:
-            _replay_or_conflict(existing, fields)
+            replay_or_conflict(existing, fields)
             return Created(existing, created=False)
         if Zone.objects.filter(site=site, name=fields["name"]).exists():
             raise Conflict(
