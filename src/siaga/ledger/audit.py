@@ -73,14 +73,20 @@ def _select() -> str:
     )
 
 
-def _rows(size: int) -> Iterator[tuple[Any, ...]]:
-    """Entries below ``size`` in order through a raw cursor: the ORM would cost more than the
-    hashing. Bounded ranges, so that even stale planner statistics pick the primary key."""
-    query = _select()
+def _chunks(query: str, size: int) -> Iterator[tuple[int, list[tuple[Any, ...]]]]:
+    """(start, rows) of ``query`` for each chunk of seq below ``size``, through a raw cursor:
+    the ORM would cost more than the hashing. Bounded ranges, so that even stale planner
+    statistics pick the primary key."""
     with connection.cursor() as cursor:
         for start in range(0, size, CHUNK):
             cursor.execute(query, [start, min(start + CHUNK, size)])
-            yield from cursor.fetchall()
+            yield start, cursor.fetchall()
+
+
+def _rows(size: int) -> Iterator[tuple[Any, ...]]:
+    """Entries below ``size`` in order, field by field."""
+    for _start, rows in _chunks(_select(), size):
+        yield from rows
 
 
 def _text_id(value: str) -> str:
@@ -225,11 +231,7 @@ def _spelled_select() -> str:
 
 def _spelled_chunks(size: int) -> Iterator[tuple[int, list[tuple[Any, ...]]]]:
     """(start, rows of (seq, canonical record, leaf hash)) for each chunk below ``size``."""
-    query = _spelled_select()
-    with connection.cursor() as cursor:
-        for start in range(0, size, CHUNK):
-            cursor.execute(query, [start, min(start + CHUNK, size)])
-            yield start, cursor.fetchall()
+    return _chunks(_spelled_select(), size)
 
 
 def _python_leaves(start: int, count: int) -> list[bytes]:
