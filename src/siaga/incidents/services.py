@@ -715,7 +715,7 @@ def policy_for(category: str, severity: int) -> EscalationPolicy | None:
     return None
 
 
-def tier_region(tier: EscalationTier, region: str) -> str | None:
+def tier_region(tier: EscalationTier, region: str) -> str:
     """The region whose units the tier addresses: the incident's kabupaten or province."""
     parts = region.split(".")
     if tier.level == TierLevel.PROVINSI:
