@@ -125,6 +125,7 @@ def api_not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
 
 
 def register_routers() -> None:
+    from siaga.access import api as access
     from siaga.accounts.api import router as auth_router
     from siaga.alarms.api import router as alarms_router
     from siaga.incidents.api import router as incidents_router
@@ -140,6 +141,11 @@ def register_routers() -> None:
     api.add_router("/notify", notify_router)
     api.add_router("/incidents", incidents_router)
     api.add_router("/alarms", alarms_router)
+    api.add_router("/visits", access.visits_router)
+    api.add_router("/gate", access.gate_router)
+    api.add_router("/visitors", access.visitors_router)
+    api.add_router("/passes", access.passes_router)
+    api.add_router("/sites", access.sites_router)
 
 
 register_routers()

@@ -39,6 +39,7 @@ LEDGER_CHECKPOINT_EVERY = env_int("SIAGA_LEDGER_CHECKPOINT_EVERY", 1000, minimum
 LEDGER_CHECKPOINT_SECONDS = env_int("SIAGA_LEDGER_CHECKPOINT_SECONDS", 300, minimum=10)
 # Incidents: the largest photo accepted, and how often the worker sweeps for escalations.
 INCIDENT_PHOTO_MAX_BYTES = env_int("SIAGA_INCIDENT_PHOTO_MAX_BYTES", 8 * 1024 * 1024, minimum=1024)
+VISITOR_PHOTO_MAX_BYTES = env_int("SIAGA_VISITOR_PHOTO_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
 ESCALATION_SWEEP_SECONDS = env_int("SIAGA_ESCALATION_SWEEP_SECONDS", 5, minimum=1)
 
 # Notifications (notify): where links in messages point, the outbox's delivery loop, channels.
@@ -90,6 +91,7 @@ INSTALLED_APPS = [
     "siaga.ledger",
     "siaga.incidents",
     "siaga.alarms",
+    "siaga.access",
     "siaga.notify",
     "siaga.web",
     "siaga.demo",

@@ -43,6 +43,7 @@ urlpatterns = [
     path("ledger/", include("siaga.ledger.urls")),
     path("insiden/", include("siaga.incidents.urls")),
     path("alarm/", include("siaga.alarms.urls")),
+    path("gerbang/", include("siaga.access.urls")),
     path("notifikasi/", include("siaga.notify.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

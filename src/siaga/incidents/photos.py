@@ -61,10 +61,12 @@ def _gps(image: Image.Image) -> tuple[Decimal, Decimal] | tuple[None, None]:
     return Decimal(f"{lat:.6f}"), Decimal(f"{lon:.6f}")
 
 
-def decode_photo(upload: IO[bytes], *, size: int | None = None) -> Photo:
+def decode_photo(
+    upload: IO[bytes], *, size: int | None = None, max_bytes: int | None = None
+) -> Photo:
     """Check and clean one uploaded photo; raise 413 ``photo_too_large`` or 422
-    ``photo_invalid``."""
-    limit = settings.INCIDENT_PHOTO_MAX_BYTES
+    ``photo_invalid``. The limit is the incidents' unless ``max_bytes`` is given."""
+    limit = max_bytes or settings.INCIDENT_PHOTO_MAX_BYTES
     if size is not None and size > limit:
         raise PhotoTooLarge(
             "photo_too_large",

@@ -17,7 +17,7 @@ NAVIGATION: list[tuple[str | None, Any]] = [
     ("sites:list", _("Sites")),
     ("ledger:index", _("Ledger")),
     (None, _("Logistics")),
-    (None, _("Gate & visitors")),
+    ("access:gate", _("Gate & visitors")),
     ("incidents:list", _("Incidents")),
     ("alarms:console", _("Alarms")),
     (None, _("Hazards")),

@@ -110,12 +110,14 @@ class Command(BaseCommand):
             self._sweep_once()
 
     def _sweep_once(self) -> None:
+        from siaga.access.services import sweep as gate_sweep
         from siaga.alarms.services import remind_due_alarms
         from siaga.incidents.services import escalate_due
 
         try:
             escalate_due()
             remind_due_alarms()
+            gate_sweep()
         except Exception:
             logger.exception("escalation sweep failed; trying again later")
         finally:
