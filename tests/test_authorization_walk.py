@@ -7,8 +7,10 @@ be refused (or show nothing of OKU Timur), and nothing may change.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,8 +21,10 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from PIL import Image
 
+from siaga.access import services as access
 from siaga.accounts.models import ApiToken, User
 from siaga.accounts.services import issue_api_token
 from siaga.alarms.services import raise_alarm
@@ -151,7 +155,9 @@ def target(world: World, operator_okut: User) -> Target:
         severity="major",
         message="Sensor WL-B-01 basah OKU Timur",
     )
+    gate = _gate_traffic(world, operator_okut)
     values = {
+        **gate.values,
         "site_id": str(site.pk),
         "token_id": str(token.pk),
         "code": "16.08",
@@ -182,6 +188,7 @@ def target(world: World, operator_okut: User) -> Target:
         "Atap bocor di Gudang B OKU Timur",
         "Sensor WL-B-01 basah OKU Timur",
         incident.reference,
+        *gate.canaries,
     ]
     bodies: dict[str, dict[str, Any]] = {
         "api:create_site": {
@@ -206,7 +213,79 @@ def target(world: World, operator_okut: User) -> Target:
         "api:add_photo": {"photo": _jpeg()},
         "api:link": {"incident": str(incident.pk)},
         "incidents:photo": {"photo": _jpeg()},
+        **gate.bodies,
     }
+    return Target(values, canaries, bodies)
+
+
+NIK_GUEST = "1608011205850001"
+NIK_STAFF = "1608014404880004"
+NIK_SUSPECT = "1608011111800006"
+
+
+def _gate_traffic(world: World, operator_okut: User) -> Target:
+    """A pass holder inside the OKU Timur warehouse, an approved visit, a watchlisted NIK."""
+    commissioner = User.objects.get(username="komisioner.okut")
+    kapolres = User.objects.get(username="kapolres.okut")
+    site = world.warehouse_okut
+    now = timezone.now()
+    staff_pass = access.issue_pass(
+        actor=commissioner,
+        person=access.PersonData(nik=NIK_STAFF, name="Rina Petugas OKU Timur"),
+        site_id=site.pk,
+        zone_ids=[world.hall_a_okut.pk],
+        kind="staff",
+        officer="kpu",
+        valid_from=now - dt.timedelta(days=1),
+        valid_until=now + dt.timedelta(days=30),
+    ).obj
+    event = access.check_in(actor=operator_okut, id=uuid.uuid4(), badge=staff_pass.qr_payload).obj
+    visit = access.register_visit(
+        actor=operator_okut,
+        person=access.PersonData(nik=NIK_GUEST, name="Andi Sopir OKU Timur"),
+        site_id=site.pk,
+        zone_ids=[],
+        purpose="delivery",
+        host_id=None,
+        planned_end=now + dt.timedelta(hours=2),
+    ).obj
+    access.set_watchlist(
+        actor=kapolres, nik=NIK_SUSPECT, name="Budi DPO OKU Timur", listed=True, reason="DPO"
+    )
+    values = {
+        "visit_id": str(visit.pk),
+        "event_id": str(event.pk),
+        "visitor_id": str(event.visitor_id),
+        "pass_id": str(staff_pass.pk),
+    }
+    later = (now + dt.timedelta(hours=3)).isoformat()
+    bodies: dict[str, dict[str, Any]] = {
+        "api:register_visit": {
+            "visitor": {"nik": "1608015703920002", "name": "Tamu"},
+            "site": str(site.pk),
+            "purpose": "meeting",
+            "planned_end": later,
+        },
+        "api:deny_visit": {"reason": "Tidak ada janji"},
+        "api:check_in": {"id": str(uuid.uuid4()), "visit": str(visit.pk)},
+        "api:check_out": {"id": str(uuid.uuid4()), "visitor": str(event.visitor_id)},
+        "api:issue_pass": {
+            "holder": {"nik": "1608020101900003", "name": "Pekerja"},
+            "site": str(site.pk),
+            "kind": "worker",
+            "valid_until": later,
+        },
+        "api:put_rules": {"two_person_rule": False},
+        "api:watchlist": {"nik": NIK_SUSPECT, "listed": False},
+        "api:set_photo": {"photo": _jpeg()},
+    }
+    canaries = [
+        "Rina Petugas OKU Timur",
+        "Andi Sopir OKU Timur",
+        "Budi DPO OKU Timur",
+        staff_pass.badge_code,
+        visit.reference,
+    ]
     return Target(values, canaries, bodies)
 
 
@@ -325,6 +404,10 @@ def test_users_of_another_kabupaten_see_and_change_nothing_here(
                 "incident_id",
                 "photo_id",
                 "alarm_id",
+                "visit_id",
+                "event_id",
+                "visitor_id",
+                "pass_id",
             )
             for p in route.params
         )

@@ -22,7 +22,7 @@ WIB = ZoneInfo("Asia/Jakarta")
 DAY = dt.datetime(2029, 1, 31, 10, 0, tzinfo=WIB)
 NIGHT = dt.datetime(2029, 1, 31, 21, 0, tzinfo=WIB)
 
-# Structurally valid NIKs of OKU Timur (16.08), born 1985–1992; women's day + 40.
+# Structurally valid NIKs of OKU Timur (16.08), born 1985 to 1992; women's day + 40.
 NIK_DRIVER = "1608011205850001"
 NIK_JOURNALIST = "1608015703920002"
 NIK_WORKER = "1608020101900003"

@@ -66,6 +66,9 @@ class Visitor(UUIDModel):
         related_name="+",
         verbose_name=_("watchlisted by"),
     )
+    # The region of the unit that listed the person: the listing holds everywhere, but only
+    # approvers covering this region may change or lift it.
+    watchlist_region = models.CharField(_("listed by region"), max_length=13, blank=True)
 
     objects = VisitorQuerySet.as_manager()
 

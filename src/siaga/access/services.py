@@ -183,11 +183,9 @@ def needs_two_persons(zone: Zone | None) -> bool:
 def _site_in_scope(actor: User, site_id: uuid.UUID, action: str, code: str) -> Site:
     site = Site.objects.filter(pk=site_id, active=True).select_related("access_rules").first()
     if site is None or not user_can(actor, Action.VIEW, site.region_id):
-        raise NotFound("site_not_found", _("No such site."), detail={"site": str(site_id)})
+        raise NotFound("site_not_found", _("No such site."))
     if not user_can(actor, action, site.region_id):
-        raise PermissionDenied(
-            code, _("You may not do this at this site."), detail={"site": str(site_id)}
-        )
+        raise PermissionDenied(code, _("You may not do this at this site."))
     return site
 
 
@@ -328,9 +326,7 @@ def set_watchlist(
     the list is national, as a person is."""
     roots = scope_roots(actor, Action.APPROVE_ACCESS)
     if roots is not None and not roots:
-        raise PermissionDenied(
-            "watchlist_not_allowed", _("You may not change the watchlist."), detail=None
-        )
+        raise PermissionDenied("watchlist_not_allowed", _("You may not change the watchlist."))
     reason = reason.strip()
     if listed and not reason:
         raise InvalidInput(
@@ -342,12 +338,24 @@ def set_watchlist(
     with transaction.atomic():
         visitor, _created = _upsert_visitor(PersonData(nik=nik, name=name), now=now)
         visitor = Visitor.objects.select_for_update().get(pk=visitor.pk)
+        if visitor.watchlisted and not user_can(
+            actor, Action.APPROVE_ACCESS, visitor.watchlist_region or "00"
+        ):
+            # A listing holds everywhere; only those covering the lister's region change it.
+            raise PermissionDenied(
+                "watchlist_not_allowed",
+                _("This listing was made in another region; only its approvers may change it."),
+            )
         if visitor.watchlisted == listed and (not listed or visitor.watchlist_reason == reason):
             return visitor
         visitor.watchlisted = listed
         visitor.watchlist_reason = reason[:300] if listed else ""
         visitor.watchlisted_at = now if listed else None
         visitor.watchlisted_by = actor if listed else None
+        if listed and not visitor.watchlist_region:
+            visitor.watchlist_region = "" if roots is None else min(roots, key=len)
+        elif not listed:
+            visitor.watchlist_region = ""
         visitor.save()
         ledger.append(
             kind="access.watchlist.listed" if listed else "access.watchlist.unlisted",
@@ -494,7 +502,10 @@ def register_visit(
             "visit_in_past", _("The visit would already be over."), detail={"field": "planned_end"}
         )
     zones = _zones_of(site, zone_ids)
-    host = actor if host_id is None and not walk_in else User.objects.filter(pk=host_id).first()
+    if host_id is None:
+        host = None if walk_in else actor
+    else:
+        host = User.objects.filter(pk=host_id).first()
     if host is None or not _may_host(host, site):
         raise InvalidInput(
             "host_invalid",
@@ -976,18 +987,36 @@ def update_rules(
 # The gate: in and out
 
 
-def _replay_event(existing: GateEvent, kind: str, actor: User) -> Created[GateEvent]:
-    replay_or_conflict(existing, {"kind": kind, "guard_id": actor.pk})
+def _replay_event(
+    existing: GateEvent,
+    kind: str,
+    actor: User,
+    *,
+    visit_id: uuid.UUID | None = None,
+    badge: str | None = None,
+    visitor_id: uuid.UUID | None = None,
+) -> Created[GateEvent]:
+    """The phone sent the same event again: answer as before. The same id for another person
+    or another way in is an id reused."""
+    wanted: dict[str, Any] = {"kind": kind, "guard_id": actor.pk}
+    if visit_id is not None:
+        wanted["visit_id"] = visit_id
+    if visitor_id is not None:
+        wanted["visitor_id"] = visitor_id
+    replay_or_conflict(existing, wanted)
+    code = (badge or "").strip().removeprefix("SIAGA-PASS:")
+    if code and (existing.standing_pass is None or existing.standing_pass.badge_code != code):
+        raise Conflict(
+            "id_reused",
+            _("This id was already used for a different record."),
+            detail={"id": str(existing.pk), "fields": ["badge"]},
+        )
     return Created(existing, created=False)
 
 
 def _gate_site(actor: User, site: Site) -> None:
     if not user_can(actor, Action.OPERATE_GATE, site.region_id):
-        raise PermissionDenied(
-            "gate_out_of_scope",
-            _("You do not guard this site's gate."),
-            detail={"site": str(site.pk)},
-        )
+        raise PermissionDenied("gate_out_of_scope", _("You do not guard this site's gate."))
 
 
 def _credential(
@@ -1166,9 +1195,11 @@ def check_in(
     site's rules. Companions already inside go into the zone together with them. Idempotent on
     ``id``: the same check-in sent again is the same event."""
     now = now or timezone.now()
-    existing = GateEvent.objects.filter(pk=id).first()
+    existing = GateEvent.objects.select_related("standing_pass").filter(pk=id).first()
     if existing is not None:
-        return _replay_event(existing, GateEventKind.CHECK_IN, actor)
+        return _replay_event(
+            existing, GateEventKind.CHECK_IN, actor, visit_id=visit_id, badge=badge
+        )
     cleaned_items = _check_items(items)
     plate = normalise_plate(vehicle_plate)
     with transaction.atomic():
@@ -1179,9 +1210,11 @@ def check_in(
         _gate_site(actor, site)
         # One person at a time: a resend racing its first copy waits here, then replays.
         visitor = Visitor.objects.select_for_update().get(pk=credential.visitor_id)
-        raced = GateEvent.objects.filter(pk=id).first()
+        raced = GateEvent.objects.select_related("standing_pass").filter(pk=id).first()
         if raced is not None:
-            return _replay_event(raced, GateEventKind.CHECK_IN, actor)
+            return _replay_event(
+                raced, GateEventKind.CHECK_IN, actor, visit_id=visit_id, badge=badge
+            )
         if zone_id is not None:
             zone = Zone.objects.filter(pk=zone_id, site=site).first()
             if zone is None:
@@ -1339,9 +1372,16 @@ def check_out(
 ) -> Created[GateEvent]:
     """The person leaves the site. Idempotent on ``id``; someone not inside is ``not_inside``."""
     now = now or timezone.now()
-    existing = GateEvent.objects.filter(pk=id).first()
+    existing = GateEvent.objects.select_related("standing_pass").filter(pk=id).first()
     if existing is not None:
-        return _replay_event(existing, GateEventKind.CHECK_OUT, actor)
+        return _replay_event(
+            existing,
+            GateEventKind.CHECK_OUT,
+            actor,
+            visit_id=visit_id,
+            badge=badge,
+            visitor_id=visitor_id,
+        )
     cleaned_items = _check_items(items)
     given = [x for x in (visitor_id, visit_id, badge) if x]
     if len(given) != 1:
@@ -1370,9 +1410,16 @@ def check_out(
         )
         if presence is not None:
             Visitor.objects.select_for_update().filter(pk=visitor_id).first()
-            raced = GateEvent.objects.filter(pk=id).first()
+            raced = GateEvent.objects.select_related("standing_pass").filter(pk=id).first()
             if raced is not None:
-                return _replay_event(raced, GateEventKind.CHECK_OUT, actor)
+                return _replay_event(
+                    raced,
+                    GateEventKind.CHECK_OUT,
+                    actor,
+                    visit_id=visit_id,
+                    badge=badge,
+                    visitor_id=visitor_id,
+                )
         if presence is None or (site is not None and presence.site_id != site.pk):
             if site is not None:
                 _gate_site(actor, site)
