@@ -285,3 +285,30 @@ def test_guard_of_another_site_may_not_check_in(
         _in(kpu_oku, visit_id=visit.pk)
     assert refused.value.code == "gate_out_of_scope"
     assert not Presence.objects.exists()
+
+
+def test_an_officer_leaving_storage_alone_with_guests_raises_an_unguarded_alarm(
+    gate: Gate, operator_okut: User, guard_okut: User
+) -> None:
+    operator_in = _in(guard_okut, badge=_badge(gate, "operator"), zone_id=gate.gate_zone.pk)
+    guard_in = _in(guard_okut, badge=_badge(gate, "guard"))
+    visit = visit_for(gate, operator_okut, zones=[gate.hall])
+    _in(
+        guard_okut,
+        visit_id=visit.pk,
+        zone_id=gate.hall.pk,
+        companion_ids=[operator_in.visitor_id, guard_in.visitor_id],
+    )
+    assert not Alarm.objects.filter(kind="unguarded_zone").exists()
+    # The police officer walks back to the gate: the guest and the KPU officer remain.
+    _in(guard_okut, badge=_badge(gate, "guard"), zone_id=gate.gate_zone.pk)
+    alarm = Alarm.objects.get(source="access", kind="unguarded_zone", active=True)
+    assert (alarm.zone, alarm.key) == (gate.hall, f"unguarded:{gate.hall.pk}")
+    # Back in, the pair is whole again and the alarm clears.
+    _in(guard_okut, badge=_badge(gate, "guard"), zone_id=gate.hall.pk)
+    alarm.refresh_from_db()
+    assert not alarm.active
+    # Everyone leaving empties the zone: no alarm.
+    for visitor_id in (visit.visitor_id, operator_in.visitor_id, guard_in.visitor_id):
+        services.check_out(actor=guard_okut, id=uuid.uuid4(), visitor_id=visitor_id, now=DAY)
+    assert not Alarm.objects.filter(kind="unguarded_zone", active=True).exists()

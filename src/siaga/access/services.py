@@ -753,9 +753,15 @@ def issue_pass(
     workers). The badge code is random; its QR makes a check-in one scan."""
     now = now or timezone.now()
     pass_id = id or uuid7()
-    existing = StandingPass.objects.filter(pk=pass_id).first()
+    existing = StandingPass.objects.select_related("visitor").filter(pk=pass_id).first()
     if existing is not None:
         replay_or_conflict(existing, {"site_id": site_id, "issued_by_id": actor.pk, "kind": kind})
+        if existing.visitor.nik != person.nik.strip():
+            raise Conflict(
+                "id_reused",
+                _("This id was already used for a different record."),
+                detail={"id": str(existing.pk), "fields": ["holder"]},
+            )
         return Created(existing, created=False)
     site = _site_in_scope(actor, site_id, Action.APPROVE_ACCESS, "pass_not_allowed")
     if kind not in PassKind.values:
@@ -1111,7 +1117,7 @@ def _companion_entries(
     presences = {
         p.visitor_id: p
         for p in Presence.objects.select_for_update(of=("self",))
-        .select_related("visitor", "visit", "standing_pass")
+        .select_related("visitor", "visit", "standing_pass", "zone")
         .filter(visitor_id__in=wanted)
     }
     entries = []
@@ -1176,6 +1182,38 @@ def _check_zone_rules(rules: SiteRules, zone: Zone | None, movers: list[_Entry])
                     "polri_or_bawaslu_present": bool(officers & _GUARD_SIDE),
                 },
             )
+
+
+def _watch_zone(site: Site, zone: Zone | None, actor: User, now: dt.datetime) -> None:
+    """After people left a storage zone: if guests or workers are still inside without a KPU
+    officer and a Polri or Bawaslu officer, an alarm says the zone is unguarded (the gate
+    cannot stop an officer from walking out). It clears when the pair is back or only officers
+    remain."""
+    if zone is None or not needs_two_persons(zone) or not rules_of(site).two_person_rule:
+        return
+    officers = list(Presence.objects.filter(zone=zone).values_list("visitor__officer", flat=True))
+    present = set(officers)
+    key = f"unguarded:{zone.pk}"
+    # Officers leaving one by one are briefly alone; guests or workers left without the pair
+    # are the breach.
+    if "" in present and (not present & _KPU_SIDE or not present & _GUARD_SIDE):
+        alarms.raise_alarm(
+            source="access",
+            key=key,
+            kind="unguarded_zone",
+            site=site,
+            zone=zone,
+            severity="major",
+            message=_g(
+                "%(zone)s: %(count)s inside without both a KPU officer and a Polri or Bawaslu "
+                "officer"
+            )
+            % {"zone": zone.name, "count": len(officers)},
+            actor=actor,
+            now=now,
+        )
+    else:
+        alarms.clear_alarm(source="access", key=key, actor=actor, now=now)
 
 
 def check_in(
@@ -1285,6 +1323,11 @@ def _enter(
 ) -> list[GateEvent]:
     events = []
     facts = []
+    left = {
+        m.presence.zone
+        for m in movers
+        if m.presence is not None and m.presence.zone_id not in (None, zone.pk if zone else None)
+    }
     for n, mover in enumerate(movers):
         entrant = n == 0
         credential = mover.visit or mover.standing_pass
@@ -1352,6 +1395,9 @@ def _enter(
                 },
             )
         )
+    for zone_left in left:
+        _watch_zone(site, zone_left, actor, now)
+    _watch_zone(site, zone, actor, now)
     entries = _append(facts)
     for event, entry in zip(events, entries, strict=True):
         event.ledger_seq = entry.seq
@@ -1462,6 +1508,7 @@ def check_out(
         presence.delete()
         if overstayed:
             alarms.clear_alarm(source="access", key=f"overstay:{person.pk}", actor=actor, now=now)
+        _watch_zone(site, presence.zone, actor, now)
         [entry] = _append([_ledger("gate.check_out", event, actor, site, payload)])
         event.ledger_seq = entry.seq
         event.save(update_fields=["ledger_seq"])
