@@ -312,3 +312,35 @@ def test_an_officer_leaving_storage_alone_with_guests_raises_an_unguarded_alarm(
     for visitor_id in (visit.visitor_id, operator_in.visitor_id, guard_in.visitor_id):
         services.check_out(actor=guard_okut, id=uuid.uuid4(), visitor_id=visitor_id, now=DAY)
     assert not Alarm.objects.filter(kind="unguarded_zone", active=True).exists()
+
+
+def test_a_commissioners_registration_is_approved_for_after_hours_too(
+    gate: Gate, commissioner_okut: User, guard_okut: User
+) -> None:
+    visit = visit_for(
+        gate, commissioner_okut, nik=NIK_JOURNALIST, name="Sari", start=NIGHT, now=NIGHT
+    )
+    assert visit.state == VisitState.APPROVED
+    assert visit.after_hours and visit.after_hours_approved_by == commissioner_okut
+    assert _in(guard_okut, visit_id=visit.pk, now=NIGHT).visit == visit
+
+
+def test_an_after_hours_visit_the_host_approved_waits_for_a_commissioner(
+    gate: Gate, operator_okut: User, guard_okut: User, commissioner_okut: User
+) -> None:
+    visit = visit_for(
+        gate,
+        guard_okut,
+        nik=NIK_JOURNALIST,
+        name="Sari",
+        start=NIGHT,
+        walk_in=True,
+        host=operator_okut,
+        now=NIGHT,
+    )
+    assert visit.after_hours
+    services.approve_visit(actor=operator_okut, visit_id=visit.pk, now=NIGHT)
+    assert list(services.approvals_waiting(operator_okut)) == []
+    assert list(services.approvals_waiting(commissioner_okut)) == [visit]
+    services.approve_visit(actor=commissioner_okut, visit_id=visit.pk, now=NIGHT)
+    assert list(services.approvals_waiting(commissioner_okut)) == []

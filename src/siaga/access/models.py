@@ -194,6 +194,11 @@ class StandingPass(UUIDModel):
         return f"{self.badge_code[:4]}…"
 
     @property
+    def reference(self) -> str:
+        """How logs name the pass: never any part of the badge code, which opens the gate."""
+        return f"PAS-{str(self.pk)[-6:].upper()}"
+
+    @property
     def qr_payload(self) -> str:
         return f"SIAGA-PASS:{self.badge_code}"
 
@@ -222,6 +227,8 @@ class Visit(UUIDModel):
         _("state"), max_length=12, choices=VisitState.choices, default=VisitState.REQUESTED
     )
     walk_in = models.BooleanField(_("walk-in"), default=False)
+    # Part of the planned window falls after hours: entry then needs a commissioner's approval.
+    after_hours = models.BooleanField(_("after hours"), default=False)
     vehicle_plate = models.CharField(_("vehicle plate"), max_length=15, blank=True)
     registered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from siaga.access.choices import GateEventKind
 from siaga.access.models import GateEvent, Presence
-from siaga.access.services import local_time, needs_two_persons
+from siaga.access.services import local_time, needs_two_persons, normalise_plate
 from siaga.accounts.nik import validate_nik
 from siaga.core.errors import InvalidInput, SiagaError
 from siaga.sites.models import Site, Zone
@@ -60,6 +60,7 @@ def presences(site: Site) -> QuerySet[Presence]:
     return (
         Presence.objects.filter(site=site)
         .select_related("visitor", "zone", "visit", "standing_pass", "last_event__guard")
+        .defer("visitor__photo")
         .order_by("zone__name", "entered_at")
     )
 
@@ -153,10 +154,15 @@ def _person_q(text: str) -> Q:
             return Q(visitor__nik=validate_nik(text).nik)
         except SiagaError:
             return Q(pk__in=[])
+    plate = text.upper()
+    try:
+        plate = normalise_plate(text) or plate
+    except SiagaError:
+        pass  # not a plate: searched as typed
     return (
         Q(visitor__name__icontains=text)
         | Q(visitor__organisation__icontains=text)
-        | Q(vehicle_plate__icontains=text.upper())
+        | Q(vehicle_plate__icontains=plate)
     )
 
 
@@ -174,9 +180,13 @@ def check_range(since: dt.date | None, until: dt.date | None) -> None:
 
 
 def log_rows(events: QuerySet[GateEvent]) -> QuerySet[GateEvent]:
-    return events.select_related(
-        "site", "zone", "from_zone", "visitor", "visit", "standing_pass", "guard"
-    ).order_by("-at", "-pk")
+    return (
+        events.select_related(
+            "site", "zone", "from_zone", "visitor", "visit", "standing_pass", "guard"
+        )
+        .defer("visitor__photo")
+        .order_by("-at", "-pk")
+    )
 
 
 # ---------------------------------------------------------------------------------------------

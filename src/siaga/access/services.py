@@ -472,7 +472,7 @@ def register_visit(
                 detail={"id": str(existing.pk), "fields": ["visitor"]},
             )
         return Created(existing, created=False)
-    site = _site_in_scope(actor, site_id, Action.OPERATE_GATE, "visit_out_of_scope")
+    site = _site_in_scope(actor, site_id, Action.VIEW, "visit_out_of_scope")
     if not (
         user_can(actor, Action.OPERATE_GATE, site.region_id)
         or user_can(actor, Action.APPROVE_ACCESS, site.region_id)
@@ -540,6 +540,7 @@ def register_visit(
                         planned_start=start,
                         planned_end=planned_end,
                         walk_in=walk_in,
+                        after_hours=after_hours,
                         vehicle_plate=plate,
                         registered_by=actor,
                         state=VisitState.APPROVED if approver else VisitState.REQUESTED,
@@ -797,8 +798,12 @@ def issue_pass(
     user = None
     if user_id is not None:
         user = User.objects.filter(pk=user_id, is_active=True).first()
-        if user is None:
-            raise InvalidInput("user_unknown", _("No such account."), detail={"user": user_id})
+        if user is None or not user_can(user, Action.VIEW, site.region_id):
+            raise InvalidInput(
+                "user_unknown",
+                _("No such account among the people of this site's region."),
+                detail={"user": user_id},
+            )
         if not officer:
             officer = _officer_of(user)
     validate_nik(person.nik, today=timezone.localdate(now))
@@ -1584,17 +1589,37 @@ def flag_overstays(now: dt.datetime | None = None, *, limit: int = 200) -> int:
     return done
 
 
+def record_log_export(
+    *, actor: User, filters: dict[str, str], rows: int, site: Site | None = None
+) -> None:
+    """A download of the gate log (names, masked NIKs) leaves its trace in the ledger."""
+    with transaction.atomic():
+        ledger.append(
+            kind="access.log.exported",
+            subject=("access.gateevent", "export"),
+            actor=actor,
+            unit=acting_unit(actor, site.region_id) if site else None,
+            region=site.region_id if site else "",
+            payload={"filters": filters, "rows": rows},
+        )
+
+
 def sweep(now: dt.datetime | None = None) -> tuple[int, int]:
     return expire_visits(now), flag_overstays(now)
 
 
 def approvals_waiting(user: User) -> QuerySet[Visit]:
-    """Visits waiting for this person's decision: they host it, or they may approve there."""
-    visits = Visit.objects.for_user(user, Action.VIEW).filter(state=VisitState.REQUESTED)
+    """Visits waiting for this person's decision: requests they host or may approve, and, for
+    approvers, approved visits still waiting for the after-hours approval only they can give."""
+    visits = Visit.objects.for_user(user, Action.VIEW)
+    requested = Q(state=VisitState.REQUESTED)
+    after_hours = Q(
+        state=VisitState.APPROVED, after_hours=True, after_hours_approved_at__isnull=True
+    )
     roots = scope_roots(user, Action.APPROVE_ACCESS)
     if roots is None:
-        return visits
-    mine = Q(host=user)
-    if roots:
-        mine |= subtree_q("site__region__code", sorted(roots))
-    return visits.filter(mine)
+        return visits.filter(requested | after_hours)
+    if not roots:
+        return visits.filter(requested, host=user)
+    approver = subtree_q("site__region__code", sorted(roots))
+    return visits.filter((requested & (Q(host=user) | approver)) | (after_hours & approver))

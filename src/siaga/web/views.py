@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from siaga.access.models import Presence
 from siaga.accounts import services as account_services
 from siaga.accounts.auth import actor_of
 from siaga.accounts.models import ApiToken, Membership
@@ -80,7 +81,11 @@ def home(request: HttpRequest) -> HttpResponse:
         "voters": tps.aggregate(total=Sum("voters"))["total"] or 0,
         "warehouses": sites.filter(kind=SiteKind.WAREHOUSE)
         .select_related("region")
-        .annotate(zone_count=Count("zones")),
+        .annotate(
+            zone_count=Count("zones", distinct=True),
+            inside_count=Count("presences", distinct=True),
+        ),
+        "inside_now": Presence.objects.for_user(request.user, Action.VIEW).count(),
         "open_incidents": Incident.objects.for_user(request.user, Action.VIEW)
         .filter(state__in=OPEN_STATES)
         .count(),
