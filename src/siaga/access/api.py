@@ -514,7 +514,11 @@ def check_in(request: HttpRequest, payload: CheckInIn) -> Status[GateEvent]:
         vehicle_plate=payload.vehicle_plate,
         note=payload.note,
     )
-    return Status(201 if result.created else 200, _event(request, result.obj.pk))
+    # A new event is answered as the service built it (every relation it shows is loaded);
+    # a resend is read again, as the one who asks may see it.
+    if result.created:
+        return Status(201, result.obj)
+    return Status(200, _event(request, result.obj.pk))
 
 
 @gate_router.post(
@@ -530,7 +534,9 @@ def check_out(request: HttpRequest, payload: CheckOutIn) -> Status[GateEvent]:
         items=_items(payload.items),
         note=payload.note,
     )
-    return Status(201 if result.created else 200, _event(request, result.obj.pk))
+    if result.created:
+        return Status(201, result.obj)
+    return Status(200, _event(request, result.obj.pk))
 
 
 class LogFilter(Schema):

@@ -3,6 +3,7 @@ the Excel export. Each runs a fixed number of queries however many people and ev
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import uuid
@@ -155,10 +156,8 @@ def _person_q(text: str) -> Q:
         except SiagaError:
             return Q(pk__in=[])
     plate = text.upper()
-    try:
+    with contextlib.suppress(SiagaError):  # not a plate: searched as typed
         plate = normalise_plate(text) or plate
-    except SiagaError:
-        pass  # not a plate: searched as typed
     return (
         Q(visitor__name__icontains=text)
         | Q(visitor__organisation__icontains=text)

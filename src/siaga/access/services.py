@@ -18,8 +18,8 @@ from typing import IO, Any
 
 import phonenumbers
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
@@ -45,7 +45,7 @@ from siaga.accounts.choices import AgencyKind, Role
 from siaga.accounts.models import Membership, User
 from siaga.accounts.nik import validate_nik
 from siaga.accounts.permissions import Action
-from siaga.accounts.scoping import scope_roots, user_can
+from siaga.accounts.scoping import scope_roots, unit_covering, user_can
 from siaga.alarms import services as alarms
 from siaga.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from siaga.core.idempotency import Created, replay_or_conflict
@@ -207,15 +207,15 @@ def _ledger(
     site: Site,
     payload: dict[str, Any],
 ) -> ledger.Fact:
-    unit = acting_unit(actor, site.region_id)
-    label, pk = ledger.subject_of(subject)
+    unit = unit_covering(actor, site.region_id)
+    label, pk = subject if isinstance(subject, tuple) else ledger.subject_of(subject)
     return ledger.Fact(
         kind=f"access.{kind}",
         subject_type=label,
         subject_id=pk,
         payload={"site": str(site.pk), **payload},
         actor=actor.username if actor else "",
-        unit=str(unit.pk) if unit else "",
+        unit=unit,
         region=site.region_id,
     )
 
@@ -1031,7 +1031,7 @@ def _gate_site(actor: User, site: Site) -> None:
 
 
 def _credential(
-    visit_id: uuid.UUID | None, badge: str | None, *, for_update: bool = True
+    visit_id: uuid.UUID | None, badge: str | None
 ) -> tuple[Visit | None, StandingPass | None]:
     if (visit_id is None) == (not badge):
         raise InvalidInput(
@@ -1040,9 +1040,9 @@ def _credential(
             detail={"fields": ["visit", "badge"]},
         )
     if visit_id is not None:
-        visits = Visit.objects.select_related("site__access_rules", "visitor")
         visit = (
-            (visits.select_for_update(of=("self",)) if for_update else visits)
+            Visit.objects.select_related("site__access_rules", "visitor")
+            .defer("visitor__photo")
             .filter(pk=visit_id)
             .first()
         )
@@ -1052,6 +1052,7 @@ def _credential(
     code = (badge or "").strip().removeprefix("SIAGA-PASS:")
     issued = (
         StandingPass.objects.select_related("site__access_rules", "visitor")
+        .defer("visitor__photo")
         .filter(badge_code=code)
         .first()
     )
@@ -1157,23 +1158,28 @@ def _companion_entries(
 def _check_zone_rules(rules: SiteRules, zone: Zone | None, movers: list[_Entry]) -> None:
     if zone is None:
         return
-    mover_ids = {m.visitor.pk for m in movers}
-    inside = list(
+    two_persons = rules.two_person_rule and needs_two_persons(zone)
+    if rules.max_per_zone is None and not two_persons:
+        return
+    # Who else is in the zone, counted per body: one short query however many are inside.
+    counts = dict(
         Presence.objects.filter(zone=zone)
-        .exclude(visitor_id__in=mover_ids)
-        .values_list("visitor__officer", flat=True)
+        .exclude(visitor_id__in=[m.visitor.pk for m in movers])
+        .values_list("visitor__officer")
+        .annotate(n=Count("pk"))
+        .values_list("visitor__officer", "n")
     )
-    if rules.max_per_zone is not None and len(inside) + len(movers) > rules.max_per_zone:
+    inside = sum(counts.values())
+    if rules.max_per_zone is not None and inside + len(movers) > rules.max_per_zone:
         raise Conflict(
             "zone_full",
             _("%(zone)s already holds the most people allowed (%(max)s).")
             % {"zone": zone.name, "max": rules.max_per_zone},
-            detail={"zone": str(zone.pk), "inside": len(inside), "max": rules.max_per_zone},
+            detail={"zone": str(zone.pk), "inside": inside, "max": rules.max_per_zone},
         )
-    if rules.two_person_rule and needs_two_persons(zone):
-        officers = set(inside) | {m.visitor.officer for m in movers}
-        people = len(inside) + len(movers)
-        if people < 2 or not officers & _KPU_SIDE or not officers & _GUARD_SIDE:
+    if two_persons:
+        officers = set(counts) | {m.visitor.officer for m in movers}
+        if inside + len(movers) < 2 or not officers & _KPU_SIDE or not officers & _GUARD_SIDE:
             raise Conflict(
                 "two_person_rule",
                 _(
@@ -1221,6 +1227,58 @@ def _watch_zone(site: Site, zone: Zone | None, actor: User, now: dt.datetime) ->
         alarms.clear_alarm(source="access", key=key, actor=actor, now=now)
 
 
+def _zone_for(
+    visit: Visit | None, issued: StandingPass | None, site: Site, zone_id: uuid.UUID | None
+) -> tuple[Zone | None, bool]:
+    """The zone named, and whether the visit or pass allows it: one query when it does."""
+    if zone_id is None:
+        return None, True
+    credential = visit or issued
+    assert credential is not None
+    # One plain query: is the zone among the credential's, and what is it.
+    through = (Visit if visit is not None else StandingPass).zones.through
+    owner = "visit_id" if visit is not None else "standingpass_id"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT z."name", z."kind", z."restricted" FROM "{Zone._meta.db_table}" z '  # noqa: S608
+            f'JOIN "{through._meta.db_table}" t ON t."zone_id" = z."id" '
+            f'WHERE t."{owner}" = %s AND z."id" = %s',
+            [
+                Visit._meta.pk.get_db_prep_value(credential.pk, connection),
+                Zone._meta.pk.get_db_prep_value(zone_id, connection),
+            ],
+        )
+        row = cursor.fetchone()
+    if row is not None:
+        name, kind, restricted = row
+        return Zone(id=zone_id, site=site, name=name, kind=kind, restricted=bool(restricted)), True
+    zone = Zone.objects.filter(pk=zone_id, site=site).first()
+    if zone is None:
+        raise InvalidInput(
+            "zone_unknown", _("No such zone at this site."), detail={"zone": str(zone_id)}
+        )
+    return zone, False
+
+
+def _has_row(model: type[Any], column: str, value: Any, *, lock: bool = False) -> bool:
+    """Is there a row with this key? In plain SQL: on the gate's hot path every check-in asks
+    twice, and the answer is almost always no."""
+    field = model._meta.get_field(column)
+    sql = f'SELECT 1 FROM "{model._meta.db_table}" WHERE "{field.column}" = %s'  # noqa: S608
+    if lock and connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [field.get_db_prep_value(value, connection)])
+        return cursor.fetchone() is not None
+
+
+def _lock_person(visitor_id: uuid.UUID) -> None:
+    """One person at a time. SQLite's writers are serialised already (BEGIN IMMEDIATE); on
+    PostgreSQL the person's row is the lock."""
+    if connection.features.has_select_for_update:
+        Visitor.objects.select_for_update().filter(pk=visitor_id).values_list("pk").first()
+
+
 def check_in(
     *,
     actor: User,
@@ -1236,83 +1294,84 @@ def check_in(
 ) -> Created[GateEvent]:
     """The guard lets a person in (through the gate, or on into a zone of the site), under the
     site's rules. Companions already inside go into the zone together with them. Idempotent on
-    ``id``: the same check-in sent again is the same event."""
+    ``id``: the same check-in sent again is the same event.
+
+    What can be checked by reading is checked before the transaction, so that the write lock
+    (SQLite takes it at BEGIN) is held only for what must be atomic: who is inside, the zone's
+    rules, the writes and the ledger."""
     now = now or timezone.now()
-    existing = GateEvent.objects.select_related("standing_pass").filter(pk=id).first()
-    if existing is not None:
+    if _has_row(GateEvent, "id", id):
+        existing = GateEvent.objects.select_related("standing_pass").get(pk=id)
         return _replay_event(
             existing, GateEventKind.CHECK_IN, actor, visit_id=visit_id, badge=badge
         )
     cleaned_items = _check_items(items)
     plate = normalise_plate(vehicle_plate)
-    with transaction.atomic():
-        visit, issued = _credential(visit_id, badge)
-        credential = visit or issued
-        assert credential is not None
-        site = credential.site
-        _gate_site(actor, site)
-        # One person at a time: a resend racing its first copy waits here, then replays.
-        visitor = Visitor.objects.select_for_update().get(pk=credential.visitor_id)
-        raced = GateEvent.objects.select_related("standing_pass").filter(pk=id).first()
-        if raced is not None:
-            return _replay_event(
-                raced, GateEventKind.CHECK_IN, actor, visit_id=visit_id, badge=badge
-            )
-        if zone_id is not None:
-            zone = Zone.objects.filter(pk=zone_id, site=site).first()
-            if zone is None:
-                raise InvalidInput(
-                    "zone_unknown", _("No such zone at this site."), detail={"zone": str(zone_id)}
-                )
-        else:
-            zone = None
-        refuse_watchlisted = visitor.watchlisted
-        if not refuse_watchlisted:
-            if visit is not None:
-                _check_visit(visit, site, now)
-            else:
-                assert issued is not None
-                _check_pass(issued, now)
-            if zone is not None and zone.pk not in _allowed_zones(visit, issued):
-                raise Conflict(
-                    "zone_not_allowed",
-                    _("%(name)s may not enter %(zone)s.")
-                    % {"name": visitor.name, "zone": zone.name},
-                    detail={"zone": str(zone.pk)},
-                )
-            presence = Presence.objects.select_for_update().filter(visitor=visitor).first()
-            if presence is not None and presence.site_id != site.pk:
-                raise Conflict(
-                    "inside_elsewhere",
-                    _("This person is checked in at another site; check them out there first."),
-                    detail={"site": str(presence.site_id)},
-                )
-            if presence is not None and presence.zone_id == (zone.pk if zone else None):
-                raise Conflict(
-                    "already_inside",
-                    _("This person is already inside here."),
-                    detail={"visitor": str(visitor.pk)},
-                )
-            entrant = _Entry(visitor, visit, issued, presence, id)
-            movers = [entrant]
-            if zone is not None:
-                movers += _companion_entries(companion_ids, site, zone, visitor, id)
-            elif companion_ids:
-                raise InvalidInput(
-                    "companions_need_zone",
-                    _("Companions go with someone into a zone; name the zone."),
-                    detail={"field": "companions"},
-                )
-            _check_zone_rules(rules_of(site), zone, movers)
-            names = [
-                {"id": str(m.visitor.pk), "name": m.visitor.name, "officer": m.visitor.officer}
-                for m in movers
-            ]
-            for mover in movers:
-                mover.companions = [n for n in names if n["id"] != str(mover.visitor.pk)]
-            events = _enter(actor, site, zone, movers, cleaned_items, plate, note, now)
-    if refuse_watchlisted:
+    visit, issued = _credential(visit_id, badge)
+    credential = visit or issued
+    assert credential is not None
+    site = credential.site
+    _gate_site(actor, site)
+    zone, allowed = _zone_for(visit, issued, site, zone_id)
+    visitor = credential.visitor
+    if visitor.watchlisted:
         _refuse_watchlisted(actor, visitor, site, zone, now, "check_in")
+    if visit is not None:
+        _check_visit(visit, site, now)
+    else:
+        assert issued is not None
+        _check_pass(issued, now)
+    if not allowed:
+        assert zone is not None
+        raise Conflict(
+            "zone_not_allowed",
+            _("%(name)s may not enter %(zone)s.") % {"name": visitor.name, "zone": zone.name},
+            detail={"zone": str(zone.pk)},
+        )
+    if companion_ids and zone is None:
+        raise InvalidInput(
+            "companions_need_zone",
+            _("Companions go with someone into a zone; name the zone."),
+            detail={"field": "companions"},
+        )
+    with transaction.atomic():
+        _lock_person(visitor.pk)
+        if visit is not None:
+            # Decided again since it was read (denied, say)? The fresh state counts.
+            visit = Visit.objects.select_related("site__access_rules", "visitor").get(pk=visit.pk)
+            _check_visit(visit, site, now)
+        presence = None
+        if _has_row(Presence, "visitor", visitor.pk, lock=True):
+            presence = Presence.objects.select_related("zone").get(visitor=visitor)
+        if presence is not None and presence.zone_id == (zone.pk if zone else None):
+            # A resend that raced its first copy finds the person already in: the same event.
+            raced = GateEvent.objects.select_related("standing_pass").filter(pk=id).first()
+            if raced is not None:
+                return _replay_event(
+                    raced, GateEventKind.CHECK_IN, actor, visit_id=visit_id, badge=badge
+                )
+            raise Conflict(
+                "already_inside",
+                _("This person is already inside here."),
+                detail={"visitor": str(visitor.pk)},
+            )
+        if presence is not None and presence.site_id != site.pk:
+            raise Conflict(
+                "inside_elsewhere",
+                _("This person is checked in at another site; check them out there first."),
+                detail={"site": str(presence.site_id)},
+            )
+        movers = [_Entry(visitor, visit, issued, presence, id)]
+        if zone is not None and companion_ids:
+            movers += _companion_entries(companion_ids, site, zone, visitor, id)
+        _check_zone_rules(rules_of(site), zone, movers)
+        names = [
+            {"id": str(m.visitor.pk), "name": m.visitor.name, "officer": m.visitor.officer}
+            for m in movers
+        ]
+        for mover in movers:
+            mover.companions = [n for n in names if n["id"] != str(mover.visitor.pk)]
+        events = _enter(actor, site, zone, movers, cleaned_items, plate, note, now)
     return Created(events[0], created=True)
 
 
@@ -1326,35 +1385,57 @@ def _enter(
     note: str,
     now: dt.datetime,
 ) -> list[GateEvent]:
-    events = []
-    facts = []
     left = {
         m.presence.zone
         for m in movers
         if m.presence is not None and m.presence.zone_id not in (None, zone.pk if zone else None)
     }
+    # The ledger first: each event is then inserted already knowing its entry.
+    facts = []
     for n, mover in enumerate(movers):
+        from_zone = mover.presence.zone_id if mover.presence else None
+        facts.append(
+            _ledger(
+                "gate.check_in",
+                ("access.gateevent", str(mover.event_id)),
+                actor,
+                site,
+                {
+                    **_person_payload(mover.visitor),
+                    "zone": str(zone.pk) if zone else None,
+                    "from_zone": str(from_zone) if from_zone else None,
+                    "visit": str(mover.visit.pk) if mover.visit else None,
+                    "pass": str(mover.standing_pass.pk) if mover.standing_pass else None,
+                    "items": items if n == 0 else [],
+                    "vehicle_plate": plate if n == 0 else "",
+                    "companions": [c["id"] for c in mover.companions],
+                    "at": now.isoformat(),
+                },
+            )
+        )
+    entries = _append(facts)
+    events = []
+    for n, (mover, entry) in enumerate(zip(movers, entries, strict=True)):
         entrant = n == 0
-        credential = mover.visit or mover.standing_pass
-        assert credential is not None
         event = GateEvent.objects.create(
             id=mover.event_id,
             kind=GateEventKind.CHECK_IN,
             site=site,
             zone=zone,
-            from_zone_id=mover.presence.zone_id if mover.presence else None,
+            from_zone=mover.presence.zone if mover.presence else None,
             visitor=mover.visitor,
             visit=mover.visit,
             standing_pass=mover.standing_pass,
             guard=actor,
             at=now,
             badge=(
-                mover.visit.reference if mover.visit else f"{mover.standing_pass.badge_masked}"  # type: ignore[union-attr]
+                mover.visit.reference if mover.visit else mover.standing_pass.reference  # type: ignore[union-attr]
             ),
             items=items if entrant else [],
             vehicle_plate=plate if entrant else "",
             companions=mover.companions,
             note=note.strip()[:500] if entrant else "",
+            ledger_seq=entry.seq,
         )
         events.append(event)
         if mover.presence is None:
@@ -1381,32 +1462,9 @@ def _enter(
             mover.visit.state = VisitState.CHECKED_IN
             mover.visit.checked_in_at = now
             mover.visit.save(update_fields=["state", "checked_in_at", "updated_at"])
-        facts.append(
-            _ledger(
-                "gate.check_in",
-                event,
-                actor,
-                site,
-                {
-                    **_person_payload(mover.visitor),
-                    "zone": str(zone.pk) if zone else None,
-                    "from_zone": str(event.from_zone_id) if event.from_zone_id else None,
-                    "visit": str(mover.visit.pk) if mover.visit else None,
-                    "pass": str(mover.standing_pass.pk) if mover.standing_pass else None,
-                    "items": event.items,
-                    "vehicle_plate": event.vehicle_plate,
-                    "companions": [c["id"] for c in event.companions],
-                    "at": now.isoformat(),
-                },
-            )
-        )
     for zone_left in left:
         _watch_zone(site, zone_left, actor, now)
     _watch_zone(site, zone, actor, now)
-    entries = _append(facts)
-    for event, entry in zip(events, entries, strict=True):
-        event.ledger_seq = entry.seq
-        event.save(update_fields=["ledger_seq"])
     return events
 
 
@@ -1423,8 +1481,8 @@ def check_out(
 ) -> Created[GateEvent]:
     """The person leaves the site. Idempotent on ``id``; someone not inside is ``not_inside``."""
     now = now or timezone.now()
-    existing = GateEvent.objects.select_related("standing_pass").filter(pk=id).first()
-    if existing is not None:
+    if _has_row(GateEvent, "id", id):
+        existing = GateEvent.objects.select_related("standing_pass").get(pk=id)
         return _replay_event(
             existing,
             GateEventKind.CHECK_OUT,
@@ -1441,26 +1499,25 @@ def check_out(
             _("Name the person leaving: a visitor, a visit or a badge."),
             detail={"fields": ["visitor", "visit", "badge"]},
         )
+    site: Site | None = None
+    if visitor_id is None:
+        visit, issued = _credential(visit_id, badge)
+        credential = visit or issued
+        assert credential is not None
+        visitor_id = credential.visitor_id
+        site = credential.site
+        _gate_site(actor, site)
+    elif not Visitor.objects.filter(pk=visitor_id).exists():
+        raise NotFound("visitor_not_found", _("No such visitor."))
     with transaction.atomic():
-        if visitor_id is None:
-            visit, issued = _credential(visit_id, badge, for_update=False)
-            credential = visit or issued
-            assert credential is not None
-            visitor_id = credential.visitor_id
-            site = credential.site
-        else:
-            person = Visitor.objects.filter(pk=visitor_id).first()
-            if person is None:
-                raise NotFound("visitor_not_found", _("No such visitor."))
-            site = None
-        presence = (
-            Presence.objects.select_for_update(of=("self",))
-            .select_related("site", "visitor", "visit", "zone", "last_event")
-            .filter(visitor_id=visitor_id)
-            .first()
-        )
-        if presence is not None:
-            Visitor.objects.select_for_update().filter(pk=visitor_id).first()
+        _lock_person(visitor_id)
+        presences = Presence.objects.select_related(
+            "site", "visitor", "visit", "zone", "last_event"
+        ).defer("visitor__photo")
+        if connection.features.has_select_for_update:
+            presences = presences.select_for_update(of=("self",))
+        presence = presences.filter(visitor_id=visitor_id).first()
+        if presence is None or (site is not None and presence.site_id != site.pk):
             raced = GateEvent.objects.select_related("standing_pass").filter(pk=id).first()
             if raced is not None:
                 return _replay_event(
@@ -1471,9 +1528,6 @@ def check_out(
                     badge=badge,
                     visitor_id=visitor_id,
                 )
-        if presence is None or (site is not None and presence.site_id != site.pk):
-            if site is not None:
-                _gate_site(actor, site)
             raise Conflict(
                 "not_inside",
                 _("This person is not inside; there is nothing to check out."),
@@ -1481,42 +1535,51 @@ def check_out(
             )
         site = presence.site
         _gate_site(actor, site)
+        person = presence.visitor
+        [entry] = _append(
+            [
+                _ledger(
+                    "gate.check_out",
+                    ("access.gateevent", str(id)),
+                    actor,
+                    site,
+                    {
+                        **_person_payload(person),
+                        "from_zone": str(presence.zone_id) if presence.zone_id else None,
+                        "visit": str(presence.visit_id) if presence.visit_id else None,
+                        "items": cleaned_items,
+                        "entered_at": presence.entered_at.isoformat(),
+                        "at": now.isoformat(),
+                    },
+                )
+            ]
+        )
         event = GateEvent.objects.create(
             id=id,
             kind=GateEventKind.CHECK_OUT,
             site=site,
             zone=None,
             from_zone=presence.zone,
-            visitor=presence.visitor,
+            visitor=person,
             visit=presence.visit,
             standing_pass_id=presence.standing_pass_id,
             guard=actor,
             at=now,
-            badge=presence.last_event.badge if presence.last_event_id else "",
+            badge=presence.last_event.badge,
             items=cleaned_items,
             note=note.strip()[:500],
+            ledger_seq=entry.seq,
         )
         if presence.visit is not None:
             presence.visit.state = VisitState.CHECKED_OUT
             presence.visit.checked_out_at = now
             presence.visit.save(update_fields=["state", "checked_out_at", "updated_at"])
         overstayed = presence.overstay_alarmed
-        person = presence.visitor
-        payload = {
-            **_person_payload(person),
-            "from_zone": str(presence.zone_id) if presence.zone_id else None,
-            "visit": str(presence.visit_id) if presence.visit_id else None,
-            "items": cleaned_items,
-            "entered_at": presence.entered_at.isoformat(),
-            "at": now.isoformat(),
-        }
+        zone_left = presence.zone
         presence.delete()
         if overstayed:
             alarms.clear_alarm(source="access", key=f"overstay:{person.pk}", actor=actor, now=now)
-        _watch_zone(site, presence.zone, actor, now)
-        [entry] = _append([_ledger("gate.check_out", event, actor, site, payload)])
-        event.ledger_seq = entry.seq
-        event.save(update_fields=["ledger_seq"])
+        _watch_zone(site, zone_left, actor, now)
     return Created(event, created=True)
 
 

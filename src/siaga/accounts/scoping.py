@@ -22,17 +22,36 @@ def scope_roots(user: Any, action: str) -> frozenset[str] | None:
         return frozenset()
     if user.is_superuser:
         return None
-    cache: dict[str, frozenset[str]] | None = getattr(user, _CACHE_ATTR, None)
+    cache: dict[str, Any] | None = getattr(user, _CACHE_ATTR, None)
     if cache is None:
-        cache = {}
+        # One query per request for every action asked: the user's (role, region) pairs.
+        membership = apps.get_model("accounts", "Membership")
+        rows = list(
+            membership.objects.filter(user=user, active=True).values_list(
+                "role", "unit__region_id", "unit__name"
+            )
+        )
+        cache = {"": rows}
         setattr(user, _CACHE_ATTR, cache)
     if action not in cache:
-        membership = apps.get_model("accounts", "Membership")
-        rows = membership.objects.filter(user=user, active=True).values_list(
-            "role", "unit__region_id"
+        cache[action] = frozenset(
+            code for role, code, _unit in cache[""] if role_allows(role, action)
         )
-        cache[action] = frozenset(code for role, code in rows if role_allows(role, action))
-    return cache[action]
+    roots: frozenset[str] = cache[action]
+    return roots
+
+
+def unit_covering(user: Any, region_code: str) -> str:
+    """The name of the user's unit whose region covers ``region_code`` (as ledger entries name
+    the acting unit), from the rows the scope cached: no query of its own."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return ""
+    scope_roots(user, "")
+    rows: list[tuple[str, str, str]] = getattr(user, _CACHE_ATTR, {}).get("", [])
+    for _role, root, name in rows:
+        if in_subtree(region_code, root):
+            return name
+    return ""
 
 
 def forget_scope(user: Any) -> None:

@@ -94,9 +94,14 @@ def append_many(facts: Sequence[Fact], *, returning: bool = True) -> list[Entry]
         )
     ids = [f.id or uuid7() for f in facts]
     # Lock first: a concurrent append of the same id then finds it here instead of clashing.
-    head = Head.objects.select_for_update().get(pk=HEAD_ID)
-    existing = {e.entry_id: e for e in Entry.objects.filter(entry_id__in=ids)}
-    size = head.size
+    # Plain SQL: this runs once per custody event, and the ORM would cost more than the query.
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_HEAD, [HEAD_ID])
+        (head_size,) = cursor.fetchone()
+    # Ids chosen by a caller may have been appended before; fresh UUIDv7s cannot have been.
+    chosen = [f.id for f in facts if f.id is not None]
+    existing = {e.entry_id: e for e in Entry.objects.filter(entry_id__in=chosen)} if chosen else {}
+    size = head_size
     now = timezone.now()
     time_text = format_time(now)
     prep_id = Entry._meta.get_field("entry_id").get_db_prep_value
@@ -176,12 +181,17 @@ def append_many(facts: Sequence[Fact], *, returning: bool = True) -> list[Entry]
         with connection.cursor() as cursor:
             insert_rows(cursor, _INSERT_ENTRY, entry_rows)
             insert_nodes(cursor, node_rows)
-        Head.objects.filter(pk=HEAD_ID).update(size=size)
+        with connection.cursor() as cursor:
+            cursor.execute(_SET_HEAD, [size, HEAD_ID])
         every = settings.LEDGER_CHECKPOINT_EVERY
-        if head.size // every != size // every:
+        if head_size // every != size // every:
             transaction.on_commit(_enqueue_checkpoint)
     return entries if returning else []
 
+
+_HEAD_SELECT = f"SELECT size FROM {Head._meta.db_table} WHERE id = %s"  # noqa: S608
+_LOCK_HEAD = _HEAD_SELECT + (" FOR UPDATE" if connection.features.has_select_for_update else "")
+_SET_HEAD = f"UPDATE {Head._meta.db_table} SET size = %s WHERE id = %s"  # noqa: S608
 
 # Stands in for the rows of a batch appended with ``returning=False``.
 _APPENDED = Entry()
@@ -283,10 +293,24 @@ def read_nodes(wanted: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes
     leaves = [index for level, index in wanted if level == 0]
     inner = {node_key(level, index): (level, index) for level, index in wanted if level > 0}
     found: dict[tuple[int, int], bytes] = {}
-    for seq, leaf in Entry.objects.filter(seq__in=leaves).values_list("seq", "leaf_hash"):
-        found[(0, seq)] = bytes(leaf)
-    for key, value in Node.objects.filter(key__in=list(inner)).values_list("key", "hash"):
-        found[inner[key]] = bytes(value)
+    # Plain SQL, skipped when nothing is wanted: every append reads here.
+    with connection.cursor() as cursor:
+        if leaves:
+            marks = ", ".join(["%s"] * len(leaves))
+            cursor.execute(
+                f"SELECT seq, leaf_hash FROM {Entry._meta.db_table} WHERE seq IN ({marks})",  # noqa: S608
+                leaves,
+            )
+            for seq, leaf in cursor.fetchall():
+                found[(0, seq)] = bytes(leaf)
+        if inner:
+            marks = ", ".join(["%s"] * len(inner))
+            cursor.execute(
+                f"SELECT key, hash FROM {Node._meta.db_table} WHERE key IN ({marks})",  # noqa: S608
+                list(inner),
+            )
+            for key, value in cursor.fetchall():
+                found[inner[key]] = bytes(value)
     missing = wanted - set(found)
     if missing:
         raise LedgerUsageError(f"stored tree is missing nodes {sorted(missing)[:5]}")
