@@ -119,6 +119,15 @@ ACCOUNTS = [
         "guard on duty at the KPU warehouse, Martapura",
     ),
     DemoAccount(
+        "danru.okut",
+        "Aipda Rahmat",
+        "Hidayat",
+        AgencyKind.POLRI,
+        OKU_TIMUR,
+        Role.GUARD,
+        "guard commander (Danru) at the KPU warehouse, Martapura",
+    ),
+    DemoAccount(
         "linmas.okut",
         "Joko",
         "Susilo",

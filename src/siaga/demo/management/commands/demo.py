@@ -17,6 +17,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
+from siaga.demo.access import GateDay, build_gate_day
 from siaga.demo.incidents import build_incidents
 from siaga.demo.world import build_world, witness_demo_ledger
 from siaga.regions.models import Region
@@ -54,6 +55,9 @@ class Command(BaseCommand):
             f"Incident {night.incident.reference}: last night's roof leak in Gudang B, "
             "escalated to the Kabag Ops and the KPU chair before the commissioner answered."
         )
+        gate_started = time.monotonic()
+        gate_day = build_gate_day()
+        self.stdout.write(_gate_line(gate_day, time.monotonic() - gate_started))
         witnessed = witness_demo_ledger()
         if witnessed:
             self.stdout.write(
@@ -113,3 +117,22 @@ class Command(BaseCommand):
                     child.kill()
         if failed:
             raise SystemExit(1)
+
+
+def _gate_line(day: GateDay, seconds: float) -> str:
+    parts = []
+    if day.day is not None:
+        parts.append(
+            f"{day.day:%a %d %b} the printer's truck 07:30-08:10, {day.workers} sortir-lipat "
+            "workers in Gudang A, a saksi without a letter refused"
+        )
+    if day.evening is not None:
+        parts.append(
+            f"{day.evening:%a %d %b} 21:00 a journalist let in after hours on the KPU chair's "
+            "approval"
+        )
+    written = f"{day.steps_written} steps written" if day.created else "already built"
+    return (
+        f"Gate day: {'; '.join(parts)}. Inside now: {day.inside} ({day.overstaying} past "
+        f"their planned end); {day.gate_events} gate events ({written}, {seconds:.1f} s)."
+    )
