@@ -282,7 +282,7 @@ def _gate_traffic(world: World, operator_okut: User) -> Target:
         "access:check_in": {"id": str(uuid.uuid4()), "visit": str(visit.pk)},
         "access:check_out": {"id": str(uuid.uuid4()), "visitor": str(event.visitor_id)},
         "access:deny": {"reason": "Tidak ada janji"},
-        "access:scan": {"badge": staff_pass.qr_payload},
+        "access:scan": {"badge": staff_pass.badge_code},
         "access:walk_in": {
             "id": str(uuid.uuid4()),
             "site": str(site.pk),

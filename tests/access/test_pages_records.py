@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import re
 import uuid
 from dataclasses import dataclass
@@ -807,3 +808,19 @@ def test_anonymous_is_sent_to_sign_in(client: Client, url: str) -> None:
     response = client.get(url)
     assert response.status_code == 302
     assert response["Location"].startswith("/login/")
+
+
+def test_an_export_with_rows_leaves_its_trace_in_the_ledger(
+    client_for: Any, traffic: Traffic, bawaslu_okut: User
+) -> None:
+    before = Entry.objects.filter(kind="access.log.exported").count()
+    site = traffic.driver_in.site
+    response = english(client_for, bawaslu_okut).get(
+        "/gerbang/log/export.xlsx", {"site": str(site.pk)}
+    )
+    assert response.status_code == 200
+    entry = Entry.objects.filter(kind="access.log.exported").latest("seq")
+    assert Entry.objects.filter(kind="access.log.exported").count() == before + 1
+    assert entry.actor == bawaslu_okut.username
+    assert entry.region == site.region_id
+    assert json.loads(entry.payload) == {"filters": {"site": str(site.pk)}, "rows": 8}

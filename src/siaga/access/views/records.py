@@ -216,13 +216,12 @@ def log_export(request: HttpRequest) -> HttpResponse:
         query = urlencode(filters.as_query())
         return redirect(f"{reverse('access:log')}?{query}" if query else reverse("access:log"))
     body = selectors.export_workbook(events, title=_("Gate log"))
-    site = Site.objects.filter(pk=filters.site).first() if filters.site else None
-    services.record_log_export(
-        actor=actor_of(request),
-        filters=filters.as_query(),
-        rows=min(events.count(), selectors.EXPORT_LIMIT),
-        site=site,
-    )
+    rows = min(events.count(), selectors.EXPORT_LIMIT)
+    if rows:  # an empty export discloses nothing and leaves no trace
+        site = Site.objects.filter(pk=filters.site).first() if filters.site else None
+        services.record_log_export(
+            actor=actor_of(request), filters=filters.as_query(), rows=rows, site=site
+        )
     response = HttpResponse(body, content_type=XLSX)
     day = timezone.localdate()
     response["Content-Disposition"] = f'attachment; filename="siaga-gate-log-{day:%Y-%m-%d}.xlsx"'
