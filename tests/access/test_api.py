@@ -512,7 +512,7 @@ def test_passes_and_rules_matrix(
     commissioner_okut: User,
     kapolres_okut: User,
 ) -> None:
-    body = {
+    body: dict[str, Any] = {
         "id": str(uuid.uuid4()),
         "holder": {"nik": NIK_WORKER, "name": "Udin Pekerja"},
         "site": str(open_gate.site.pk),
