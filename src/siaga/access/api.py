@@ -452,7 +452,7 @@ def list_visits(request: HttpRequest, filters: Query[VisitFilter]) -> dict[str, 
     elif filters.state:
         visits = visits.filter(state=filters.state)
     if filters.day:
-        start = selectors._day_start(filters.day)
+        start = selectors.day_start(filters.day)
         visits = visits.filter(
             planned_start__lt=start + dt.timedelta(days=1), planned_end__gt=start
         )

@@ -130,9 +130,9 @@ class LogFilters:
         if self.q:
             events = events.filter(_person_q(self.q))
         if self.since:
-            events = events.filter(at__gte=_day_start(self.since))
+            events = events.filter(at__gte=day_start(self.since))
         if self.until:
-            events = events.filter(at__lt=_day_start(self.until + dt.timedelta(days=1)))
+            events = events.filter(at__lt=day_start(self.until + dt.timedelta(days=1)))
         return events
 
     def as_query(self) -> dict[str, str]:
@@ -165,7 +165,7 @@ def _person_q(text: str) -> Q:
     )
 
 
-def _day_start(day: dt.date) -> dt.datetime:
+def day_start(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
 
 

@@ -51,10 +51,9 @@ from siaga.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from siaga.core.idempotency import Created, replay_or_conflict
 from siaga.core.ids import uuid7
 from siaga.incidents.photos import decode_photo
-from siaga.incidents.services import acting_unit
 from siaga.ledger import services as ledger
 from siaga.notify import services as notify
-from siaga.regions.codes import subtree_q
+from siaga.regions.codes import covering_codes, subtree_q
 from siaga.regions.timezones import time_zone_of
 from siaga.sites.choices import ZoneKind
 from siaga.sites.models import Site, Zone
@@ -218,10 +217,6 @@ def _ledger(
         unit=unit,
         region=site.region_id,
     )
-
-
-def _append(facts: Sequence[ledger.Fact]) -> list[Any]:
-    return ledger.append_many(facts)
 
 
 def _person_payload(visitor: Visitor) -> dict[str, Any]:
@@ -398,7 +393,7 @@ def _refuse_watchlisted(
             kind="access.refused",
             subject=(label, pk),
             actor=actor,
-            unit=acting_unit(actor, site.region_id),
+            unit=unit_covering(actor, site.region_id),
             region=site.region_id,
             payload={
                 **_person_payload(visitor),
@@ -463,14 +458,13 @@ def register_visit(
     if existing is not None:
         replay_or_conflict(
             existing,
-            {"site_id": site_id, "registered_by_id": actor.pk, "purpose": purpose},
+            {
+                "site_id": site_id,
+                "registered_by_id": actor.pk,
+                "purpose": purpose,
+                "visitor.nik": person.nik.strip(),
+            },
         )
-        if existing.visitor.nik != person.nik.strip():
-            raise Conflict(
-                "id_reused",
-                _("This id was already used for a different record."),
-                detail={"id": str(existing.pk), "fields": ["visitor"]},
-            )
         return Created(existing, created=False)
     site = _site_in_scope(actor, site_id, Action.VIEW, "visit_out_of_scope")
     if not (
@@ -513,8 +507,11 @@ def register_visit(
             detail={"field": "host", "host": host_id},
         )
     plate = normalise_plate(vehicle_plate)
-    # The NIK is checked before anything is written.
-    validate_nik(person.nik, today=timezone.localdate(now))
+    # The NIK is checked before anything is written; a listed person is refused before too.
+    nik = validate_nik(person.nik, today=timezone.localdate(now)).nik
+    listed = Visitor.objects.filter(nik=nik, watchlisted=True).first()
+    if listed is not None:
+        _refuse_watchlisted(actor, listed, site, zones[0] if zones else None, now, "register")
     rules = rules_of(site)
     approver = not walk_in and (
         host == actor or user_can(actor, Action.APPROVE_ACCESS, site.region_id)
@@ -523,75 +520,67 @@ def register_visit(
     commissioner = user_can(actor, Action.APPROVE_ACCESS, site.region_id)
     with transaction.atomic():
         visitor, visitor_new = _upsert_visitor(person, now=now)
-        if visitor.watchlisted:
-            transaction.set_rollback(True)
-            refuse = True
-        else:
-            refuse = False
-            try:
-                with transaction.atomic():
-                    visit = Visit.objects.create(
-                        id=visit_id,
-                        visitor=visitor,
-                        site=site,
-                        purpose=purpose,
-                        purpose_text=purpose_text.strip()[:300],
-                        host=host,
-                        planned_start=start,
-                        planned_end=planned_end,
-                        walk_in=walk_in,
-                        after_hours=after_hours,
-                        vehicle_plate=plate,
-                        registered_by=actor,
-                        state=VisitState.APPROVED if approver else VisitState.REQUESTED,
-                        decided_at=now if approver else None,
-                        decided_by=actor if approver else None,
-                        after_hours_approved_at=now if approver and commissioner else None,
-                        after_hours_approved_by=actor if approver and commissioner else None,
-                    )
-            except IntegrityError:
-                raced = Visit.objects.filter(pk=visit_id).first()
-                if raced is None:
-                    raise
-                return Created(raced, created=False)
-            visit.zones.set(zones)
-            facts = []
-            if visitor_new:
-                facts.append(
-                    _ledger("visitor.registered", visitor, actor, site, _person_payload(visitor))
+        try:
+            with transaction.atomic():
+                visit = Visit.objects.create(
+                    id=visit_id,
+                    visitor=visitor,
+                    site=site,
+                    purpose=purpose,
+                    purpose_text=purpose_text.strip()[:300],
+                    host=host,
+                    planned_start=start,
+                    planned_end=planned_end,
+                    walk_in=walk_in,
+                    after_hours=after_hours,
+                    vehicle_plate=plate,
+                    registered_by=actor,
+                    state=VisitState.APPROVED if approver else VisitState.REQUESTED,
+                    decided_at=now if approver else None,
+                    decided_by=actor if approver else None,
+                    after_hours_approved_at=now if approver and commissioner else None,
+                    after_hours_approved_by=actor if approver and commissioner else None,
                 )
+        except IntegrityError:
+            raced = Visit.objects.filter(pk=visit_id).first()
+            if raced is None:
+                raise
+            return Created(raced, created=False)
+        visit.zones.set(zones)
+        facts = []
+        if visitor_new:
             facts.append(
-                _ledger(
-                    "visit.registered",
-                    visit,
-                    actor,
-                    site,
-                    {
-                        **_person_payload(visitor),
-                        "zones": sorted(str(z.pk) for z in zones),
-                        "purpose": purpose,
-                        "host": host.username,
-                        "planned_start": start.isoformat(),
-                        "planned_end": planned_end.isoformat(),
-                        "walk_in": walk_in,
-                        "state": visit.state,
-                        "after_hours_approved": visit.after_hours_approved_at is not None,
-                    },
-                )
+                _ledger("visitor.registered", visitor, actor, site, _person_payload(visitor))
             )
-            _append(facts)
-            if visit.state == VisitState.REQUESTED:
-                _ask_for_approval(visit, after_hours=after_hours)
-    if refuse:
-        _refuse_watchlisted(actor, visitor, site, zones[0] if zones else None, now, "register")
+        facts.append(
+            _ledger(
+                "visit.registered",
+                visit,
+                actor,
+                site,
+                {
+                    **_person_payload(visitor),
+                    "zones": sorted(str(z.pk) for z in zones),
+                    "purpose": purpose,
+                    "host": host.username,
+                    "planned_start": start.isoformat(),
+                    "planned_end": planned_end.isoformat(),
+                    "walk_in": walk_in,
+                    "state": visit.state,
+                    "after_hours_approved": visit.after_hours_approved_at is not None,
+                },
+            )
+        )
+        ledger.append_many(facts)
+        if visit.state == VisitState.REQUESTED:
+            _ask_for_approval(visit, after_hours=after_hours)
     return Created(visit, created=True)
 
 
 def _approvers(site: Site) -> QuerySet[User]:
     """Who may approve after hours at ``site``: commissioners and police commanders whose unit
     covers it."""
-    parts = site.region_id.split(".")
-    covering = [".".join(parts[: n + 1]) for n in range(len(parts))]
+    covering = covering_codes(site.region_id)
     memberships = Membership.objects.filter(
         active=True, user__is_active=True, unit__region_id__in=covering
     ).filter(role__in=[Role.KPU_COMMISSIONER, Role.POLICE_COMMANDER])
@@ -697,7 +686,7 @@ def approve_visit(*, actor: User, visit_id: uuid.UUID, now: dt.datetime | None =
             facts.append(_ledger("visit.after_hours_approved", visit, actor, visit.site, {}))
         if facts:
             visit.save()
-            _append(facts)
+            ledger.append_many(facts)
             _tell_gate(visit, "approved")
     return visit
 
@@ -724,7 +713,9 @@ def deny_visit(
         visit.decided_by = actor
         visit.deny_reason = reason.strip()[:300]
         visit.save()
-        _append([_ledger("visit.denied", visit, actor, visit.site, {"reason": visit.deny_reason})])
+        ledger.append_many(
+            [_ledger("visit.denied", visit, actor, visit.site, {"reason": visit.deny_reason})]
+        )
         _tell_gate(visit, "denied")
     return visit
 
@@ -756,13 +747,15 @@ def issue_pass(
     pass_id = id or uuid7()
     existing = StandingPass.objects.select_related("visitor").filter(pk=pass_id).first()
     if existing is not None:
-        replay_or_conflict(existing, {"site_id": site_id, "issued_by_id": actor.pk, "kind": kind})
-        if existing.visitor.nik != person.nik.strip():
-            raise Conflict(
-                "id_reused",
-                _("This id was already used for a different record."),
-                detail={"id": str(existing.pk), "fields": ["holder"]},
-            )
+        replay_or_conflict(
+            existing,
+            {
+                "site_id": site_id,
+                "issued_by_id": actor.pk,
+                "kind": kind,
+                "visitor.nik": person.nik.strip(),
+            },
+        )
         return Created(existing, created=False)
     site = _site_in_scope(actor, site_id, Action.APPROVE_ACCESS, "pass_not_allowed")
     if kind not in PassKind.values:
@@ -869,7 +862,7 @@ def issue_pass(
                 },
             )
         )
-        _append(facts)
+        ledger.append_many(facts)
     return Created(issued, created=True)
 
 
@@ -904,7 +897,7 @@ def revoke_pass(*, actor: User, pass_id: uuid.UUID, now: dt.datetime | None = No
         issued.revoked_at = now
         issued.revoked_by = actor
         issued.save(update_fields=["revoked_at", "revoked_by", "updated_at"])
-        _append(
+        ledger.append_many(
             [_ledger("pass.revoked", issued, actor, issued.site, _person_payload(issued.visitor))]
         )
     return issued
@@ -976,7 +969,7 @@ def update_rules(
         rules.max_per_zone = max_per_zone
         rules.updated_by = actor
         rules.save()
-        _append(
+        ledger.append_many(
             [
                 _ledger(
                     "rules.updated",
@@ -1014,14 +1007,10 @@ def _replay_event(
         wanted["visit_id"] = visit_id
     if visitor_id is not None:
         wanted["visitor_id"] = visitor_id
-    replay_or_conflict(existing, wanted)
     code = (badge or "").strip().removeprefix("SIAGA-PASS:")
-    if code and (existing.standing_pass is None or existing.standing_pass.badge_code != code):
-        raise Conflict(
-            "id_reused",
-            _("This id was already used for a different record."),
-            detail={"id": str(existing.pk), "fields": ["badge"]},
-        )
+    if code:
+        wanted["standing_pass.badge_code"] = code
+    replay_or_conflict(existing, wanted)
     return Created(existing, created=False)
 
 
@@ -1413,7 +1402,7 @@ def _enter(
                 },
             )
         )
-    entries = _append(facts)
+    entries = ledger.append_many(facts)
     events = []
     for n, (mover, entry) in enumerate(zip(movers, entries, strict=True)):
         entrant = n == 0
@@ -1536,7 +1525,7 @@ def check_out(
         site = presence.site
         _gate_site(actor, site)
         person = presence.visitor
-        [entry] = _append(
+        [entry] = ledger.append_many(
             [
                 _ledger(
                     "gate.check_out",
@@ -1602,7 +1591,9 @@ def expire_visits(now: dt.datetime | None = None, *, limit: int = 500) -> int:
                 state=VisitState.EXPIRED, updated_at=now
             )
             if updated:
-                _append([_ledger("visit.expired", visit, None, visit.site, {"from": visit.state})])
+                ledger.append_many(
+                    [_ledger("visit.expired", visit, None, visit.site, {"from": visit.state})]
+                )
                 done += 1
     return done
 
@@ -1661,7 +1652,7 @@ def record_log_export(
             kind="access.log.exported",
             subject=("access.gateevent", "export"),
             actor=actor,
-            unit=acting_unit(actor, site.region_id) if site else None,
+            unit=unit_covering(actor, site.region_id) if site else "",
             region=site.region_id if site else "",
             payload={"filters": filters, "rows": rows},
         )

@@ -19,9 +19,16 @@ class Created[T]:
     created: bool
 
 
+def _value(obj: Any, path: str) -> Any:
+    for name in path.split("."):
+        obj = getattr(obj, name, None)
+    return obj
+
+
 def replay_or_conflict(existing: Any, wanted: dict[str, Any]) -> None:
-    """A retry with the same id must carry the same data; anything else reuses an id."""
-    differing = sorted(k for k, v in wanted.items() if getattr(existing, k) != v)
+    """A retry with the same id must carry the same data; anything else reuses an id. A key
+    may follow relations: ``"visitor.nik"``."""
+    differing = sorted(k for k, v in wanted.items() if _value(existing, k) != v)
     if differing:
         raise Conflict(
             "id_reused",

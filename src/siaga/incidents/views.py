@@ -34,7 +34,7 @@ from siaga.incidents.choices import (
     State,
 )
 from siaga.incidents.models import EscalationTier, Incident
-from siaga.regions.codes import is_region_code, subtree_q
+from siaga.regions.codes import covering_codes, is_region_code, subtree_q
 from siaga.sites.choices import SiteKind
 from siaga.sites.models import Site
 
@@ -111,8 +111,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
 def _responders(region: str) -> list[Membership]:
     """People who may respond to incidents at ``region``: a role that allows it, in a unit
     whose region contains it."""
-    parts = region.split(".")
-    covering = [".".join(parts[: n + 1]) for n in range(len(parts))]
+    covering = covering_codes(region)
     return list(
         Membership.objects.filter(
             active=True,

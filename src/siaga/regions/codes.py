@@ -42,6 +42,12 @@ def parent_code(code: str) -> str | None:
     return head if dot else None
 
 
+def covering_codes(code: str) -> list[str]:
+    """``code`` and every region above it: "16.08.01" -> ["16", "16.08", "16.08.01"]."""
+    parts = code.split(".")
+    return [".".join(parts[: n + 1]) for n in range(len(parts))]
+
+
 def in_subtree(code: str, root: str) -> bool:
     """True when ``code`` is ``root`` or lies below it."""
     return code == root or code.startswith(root + ".")

@@ -41,6 +41,7 @@ from siaga.accounts.scoping import scope_roots, user_can
 from siaga.core.errors import InvalidInput, NotFound, SiagaError
 from siaga.core.ids import uuid7
 from siaga.incidents.photos import decode_photo
+from siaga.regions.codes import covering_codes
 from siaga.regions.timezones import time_zone_of, zone_abbreviation
 from siaga.sites.models import Site, Zone
 
@@ -266,8 +267,7 @@ def gate_home(request: HttpRequest) -> HttpResponse:
 def _hosts(site: Site) -> list[tuple[int, str]]:
     """People who may host a guest at ``site``: an active account with a hosting role in a unit
     whose region covers the site's."""
-    parts = site.region_id.split(".")
-    covering = [".".join(parts[: n + 1]) for n in range(len(parts))]
+    covering = covering_codes(site.region_id)
     memberships = (
         Membership.objects.filter(
             active=True,
