@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "siaga.incidents",
     "siaga.alarms",
     "siaga.access",
+    "siaga.logistics",
     "siaga.notify",
     "siaga.web",
     "siaga.demo",
