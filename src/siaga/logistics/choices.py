@@ -73,9 +73,3 @@ class DiscrepancyState(models.TextChoices):
 class ScanAction(models.TextChoices):
     RECEIVE = "receive", _("Receive a package")
     SEAL = "seal", _("Verify a seal")
-
-
-class ScanResult(models.TextChoices):
-    OK = "ok", _("Accepted")
-    DUPLICATE = "duplicate", _("Already recorded")
-    REFUSED = "refused", _("Refused")

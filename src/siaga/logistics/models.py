@@ -542,7 +542,9 @@ class Scan(models.Model):
     )
     by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField(_("scanned at"))
-    result = models.CharField(_("result"), max_length=10)
+    status = models.PositiveSmallIntegerField(
+        _("answer"), help_text=_("As HTTP: 201 done, 4xx refused.")
+    )
     error = models.CharField(_("error code"), max_length=40, blank=True)
 
     class Meta:
