@@ -130,6 +130,7 @@ def register_routers() -> None:
     from siaga.alarms.api import router as alarms_router
     from siaga.incidents.api import router as incidents_router
     from siaga.ledger.api import router as ledger_router
+    from siaga.logistics.api import router as logistics_router
     from siaga.notify.api import router as notify_router
     from siaga.regions.api import router as regions_router
     from siaga.sites.api import router as sites_router
@@ -145,6 +146,7 @@ def register_routers() -> None:
     api.add_router("/gate", access.gate_router)
     api.add_router("/visitors", access.visitors_router)
     api.add_router("/passes", access.passes_router)
+    api.add_router("/custody", logistics_router)
     api.add_router("/sites", access.sites_router)
 
 
