@@ -45,6 +45,7 @@ UNITS = [
     (AgencyKind.BAWASLU, OKU_TIMUR, "Bawaslu Kabupaten OKU Timur"),
     (AgencyKind.LINMAS, OKU_TIMUR, "Satlinmas Kabupaten OKU Timur"),
     (AgencyKind.PEMDA, OKU_TIMUR, "Pemerintah Kabupaten OKU Timur"),
+    (AgencyKind.KPU, "16.08.01", "PPK Martapura"),
     (AgencyKind.KPU, OKU, "KPU Kabupaten OKU"),
     (AgencyKind.POLRI, OKU, "Polres OKU"),
     (AgencyKind.BAWASLU, OKU, "Bawaslu Kabupaten OKU"),
@@ -144,6 +145,15 @@ ACCOUNTS = [
         OKU_TIMUR,
         Role.BAWASLU_SUPERVISOR,
         "Bawaslu supervisor, OKU Timur",
+    ),
+    DemoAccount(
+        "ppk.martapura",
+        "Sari",
+        "Wulandari",
+        AgencyKind.KPU,
+        "16.08.01",
+        Role.KPU_OPERATOR,
+        "PPK Martapura logistics (receives the BAST at the kecamatan store)",
     ),
     DemoAccount(
         "kpu.oku",

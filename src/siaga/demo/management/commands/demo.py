@@ -19,6 +19,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from siaga.demo.access import GateDay, build_gate_day
 from siaga.demo.incidents import build_incidents
+from siaga.demo.logistics import build_logistics
 from siaga.demo.world import build_world, witness_demo_ledger
 from siaga.regions.models import Region
 from siaga.regions.services import load_regions
@@ -58,6 +59,17 @@ class Command(BaseCommand):
         gate_started = time.monotonic()
         gate_day = build_gate_day()
         self.stdout.write(_gate_line(gate_day, time.monotonic() - gate_started))
+        logistics_started = time.monotonic()
+        logistics = build_logistics()
+        self.stdout.write(
+            f"Logistics: voting day {logistics.voting_day:%a %d %b %Y} (H-3); "
+            f"{logistics.packages} sealed packages for {logistics.tps} TPS of Martapura and "
+            f"Cempaka, {logistics.handovers} BASTs; a seal mismatch at PPK Martapura (opened "
+            f"and resealed before witnesses), the DPD ballots 40 short, PPS "
+            f"{logistics.late_pps} late; {logistics.open_discrepancies} open discrepancies "
+            f"({'built' if logistics.created else 'already built'}, "
+            f"{time.monotonic() - logistics_started:.1f} s)."
+        )
         witnessed = witness_demo_ledger()
         if witnessed:
             self.stdout.write(
