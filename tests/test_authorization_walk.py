@@ -30,9 +30,11 @@ from siaga.accounts.services import issue_api_token
 from siaga.alarms.services import raise_alarm
 from siaga.incidents.services import report_incident
 from siaga.ledger.models import Entry
+from siaga.logistics import services as logistics
 from siaga.notify import services as notify
 from siaga.notify.choices import Channel, MessageState
 from siaga.notify.models import Message
+from siaga.sites.models import Site
 from tests.conftest import World
 
 pytestmark = pytest.mark.django_db
@@ -156,8 +158,10 @@ def target(world: World, operator_okut: User) -> Target:
         message="Sensor WL-B-01 basah OKU Timur",
     )
     gate = _gate_traffic(world, operator_okut)
+    custody = _custody_traffic(world, operator_okut)
     values = {
         **gate.values,
+        **custody.values,
         "site_id": str(site.pk),
         "token_id": str(token.pk),
         "code": "16.08",
@@ -189,8 +193,10 @@ def target(world: World, operator_okut: User) -> Target:
         "Sensor WL-B-01 basah OKU Timur",
         incident.reference,
         *gate.canaries,
+        *custody.canaries,
     ]
     bodies: dict[str, dict[str, Any]] = {
+        **custody.bodies,
         "api:create_site": {
             "code": "PPK-16.08.05",
             "name": "Gudang PPK X",
@@ -311,6 +317,125 @@ def _gate_traffic(world: World, operator_okut: User) -> Target:
         staff_pass.badge_code,
         visit.reference,
     ]
+    return Target(values, canaries, bodies)
+
+
+def _custody_traffic(world: World, operator_okut: User) -> Target:
+    """A sealed package for an OKU Timur TPS on its way to PPK Martapura, and a short delivery
+    still open as a discrepancy."""
+    site = world.warehouse_okut
+    election = logistics.seed_catalogue(code="pemilu-2029", voting_day=dt.date(2029, 2, 14))
+    tps = Site.objects.create(
+        code="TPS-16.08.01.1008-001",
+        name="TPS 001 Pasar Martapura OKU Timur",
+        kind="tps",
+        region_id="16.08.01.1008",
+        owner_unit=site.owner_unit,
+        voters=250,
+    )
+    ppk = Site.objects.create(
+        code="PPK-16.08.01",
+        name="Gudang PPK Martapura OKU Timur",
+        kind="ppk",
+        region_id="16.08.01",
+        owner_unit=site.owner_unit,
+    )
+    receipt = logistics.record_receipt(
+        actor=operator_okut,
+        id=uuid.uuid4(),
+        site_id=site.pk,
+        election=election.code,
+        vendor="PT Percetakan OKU Timur",
+        delivery_note="SJ-OKUT-1",
+        lines=[logistics.ReceiptLineIn("ss-ppwp", 600, 500)],
+    ).obj
+    package = logistics.pack_package(
+        actor=operator_okut,
+        id=uuid.uuid4(),
+        site_id=site.pk,
+        destination_id=tps.pk,
+        election=election.code,
+        kind="box",
+        lines=[logistics.Line("ss-ppwp", 255)],
+        seals=["SG-OKUT-0001"],
+    ).obj
+    handover = logistics.dispatch_handover(
+        actor=operator_okut,
+        id=uuid.uuid4(),
+        from_site_id=site.pk,
+        to_site_id=ppk.pk,
+        election=election.code,
+        packages=[package.code],
+    ).obj
+    shortfall = receipt.discrepancies.get()
+    values = {
+        "handover_id": str(handover.pk),
+        "package_code": package.code,
+        "discrepancy_id": str(shortfall.pk),
+        "election_code": election.code,
+    }
+    line = {"item": "ss-ppwp", "quantity": 1}
+    bodies: dict[str, dict[str, Any]] = {
+        "api:record_receipt": {
+            "id": str(uuid.uuid4()),
+            "site": str(site.pk),
+            "election": election.code,
+            "vendor": "PT X",
+            "delivery_note": "SJ-2",
+            "lines": [{"item": "ss-ppwp", "expected": 1, "counted": 1}],
+        },
+        "api:record_sorting": {
+            "id": str(uuid.uuid4()),
+            "site": str(site.pk),
+            "election": election.code,
+            "started_at": "2029-01-20T08:00:00+07:00",
+            "ended_at": "2029-01-20T16:00:00+07:00",
+            "lines": [{"item": "ss-ppwp", "good": 1, "damaged": 1}],
+        },
+        "api:record_destruction": {
+            "id": str(uuid.uuid4()),
+            "site": str(site.pk),
+            "election": election.code,
+            "method": "Dibakar",
+            "witnesses": [{"name": "A", "agency": "polri"}, {"name": "B", "agency": "bawaslu"}],
+            "lines": [{"item": "ss-ppwp", "excess": 1}],
+        },
+        "api:pack_package": {
+            "id": str(uuid.uuid4()),
+            "site": str(site.pk),
+            "destination": str(tps.pk),
+            "election": election.code,
+            "kind": "box",
+            "lines": [line],
+            "seals": ["SG-OKUT-0002"],
+        },
+        "api:reseal_package": {
+            "id": str(uuid.uuid4()),
+            "new_seals": ["SG-OKUT-0003"],
+            "counted": [line],
+            "witnesses": [{"name": "A", "agency": "polri"}],
+        },
+        "api:dispatch_handover": {
+            "id": str(uuid.uuid4()),
+            "from_site": str(site.pk),
+            "to_site": str(ppk.pk),
+            "election": election.code,
+            "lines": [line],
+        },
+        "api:receive_handover": {"lines": []},
+        "api:scans": {
+            "scans": [
+                {
+                    "id": str(uuid.uuid4()),
+                    "action": "receive",
+                    "code": package.code,
+                    "handover": str(handover.pk),
+                }
+            ]
+        },
+        "api:resolve_discrepancy": {"resolution": "Dikirim susulan"},
+    }
+    canaries = [handover.number, package.code, "SG-OKUT-0001", "TPS 001 Pasar Martapura OKU Timur"]
     return Target(values, canaries, bodies)
 
 
@@ -439,6 +564,9 @@ def test_users_of_another_kabupaten_see_and_change_nothing_here(
                 "event_id",
                 "visitor_id",
                 "pass_id",
+                "handover_id",
+                "package_code",
+                "discrepancy_id",
             )
             for p in route.params
         )

@@ -44,6 +44,7 @@ urlpatterns = [
     path("insiden/", include("siaga.incidents.urls")),
     path("alarm/", include("siaga.alarms.urls")),
     path("gerbang/", include("siaga.access.urls")),
+    path("logistik/", include("siaga.logistics.urls")),
     path("notifikasi/", include("siaga.notify.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import pytest
-from tests.conftest import World
 
 from siaga.accounts.choices import AgencyKind, Role
 from siaga.accounts.models import Agency, AgencyUnit, User
@@ -20,6 +19,7 @@ from siaga.logistics import services
 from siaga.logistics.models import Election, Package
 from siaga.sites.choices import SiteKind
 from siaga.sites.models import Site
+from tests.conftest import World
 
 WIB = ZoneInfo("Asia/Jakarta")
 # H-5 of a voting day on 14 February 2029.

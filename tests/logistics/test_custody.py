@@ -7,7 +7,6 @@ import datetime as dt
 import uuid
 
 import pytest
-from tests.logistics.chain import ELECTION, H5, Chain, chain_fixture, pack
 
 from siaga.accounts.models import User
 from siaga.alarms.models import Alarm
@@ -23,6 +22,7 @@ from siaga.logistics.models import (
     Stock,
 )
 from siaga.sites.models import Site
+from tests.logistics.chain import ELECTION, H5, Chain, chain_fixture, pack
 
 __all__ = ["chain_fixture"]  # the fixture, imported to be used here
 

@@ -436,17 +436,21 @@ def _handover(user: User, handover_id: uuid.UUID) -> Handover:
     return found
 
 
-@router.get("/elections/{code}", response={200: ElectionOut, 404: ErrorOut}, summary="Catalogue")
-def election(request: HttpRequest, code: str) -> Election:
-    found = Election.objects.filter(code=code).first()
+@router.get(
+    "/elections/{election_code}", response={200: ElectionOut, 404: ErrorOut}, summary="Catalogue"
+)
+def election(request: HttpRequest, election_code: str) -> Election:
+    found = Election.objects.filter(code=election_code).first()
     if found is None:
         raise NotFound("election_unknown", _("No such election."))
     return found
 
 
-@router.get("/packages/{code}", response={200: PackageOut, 404: ErrorOut}, summary="A package")
-def package(request: HttpRequest, code: str) -> Package:
-    return _package(request, code)
+@router.get(
+    "/packages/{package_code}", response={200: PackageOut, 404: ErrorOut}, summary="A package"
+)
+def package(request: HttpRequest, package_code: str) -> Package:
+    return _package(request, package_code)
 
 
 @router.get("/handovers/{handover_id}", response={200: HandoverOut, 404: ErrorOut})
@@ -587,21 +591,21 @@ def pack_package(request: HttpRequest, payload: PackageIn) -> Status[Package]:
 
 
 @router.post(
-    "/packages/{code}/reseal",
+    "/packages/{package_code}/reseal",
     response={200: PackageOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
     summary="Open a package before witnesses, count it and seal it anew",
 )
-def reseal_package(request: HttpRequest, code: str, payload: ResealIn) -> Package:
+def reseal_package(request: HttpRequest, package_code: str, payload: ResealIn) -> Package:
     services.reseal_package(
         actor=actor_of(request),
         id=payload.id,
-        package=code,
+        package=package_code,
         new_seals=payload.new_seals,
         counted=_lines(payload.counted),
         witnesses=_witnesses(payload.witnesses),
         note=payload.note,
     )
-    return _package(request, code)
+    return _package(request, package_code)
 
 
 @router.post(

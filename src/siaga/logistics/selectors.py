@@ -338,15 +338,15 @@ def _fill_movements(election: Election, root: str, rows: dict[uuid.UUID, Row]) -
         back=Count("pk", filter=Q(returned=True)),
         last_received=Max("received_at_tps"),
     )
-    for found in counts:
-        row = rows.get(found["destination_id"])
+    for count in counts:
+        row = rows.get(count["destination_id"])
         if row is None:
             continue
-        row.packages = found["total"]
-        row.packages_dispatched = found["dispatched"]
-        row.packages_received = found["received"]
-        row.packages_returned = found["back"]
-        row.last_received = found["last_received"]
+        row.packages = count["total"]
+        row.packages_dispatched = count["dispatched"]
+        row.packages_received = count["received"]
+        row.packages_returned = count["back"]
+        row.last_received = count["last_received"]
 
 
 def _fill_discrepancies(election: Election, root: str, rows: dict[uuid.UUID, Row]) -> None:
@@ -377,7 +377,7 @@ def _fill_lateness(
     election: Election, root: str, rows: dict[uuid.UUID, Row], today: dt.date
 ) -> None:
     """How many of each TPS's packages reached a PPS, and a PPK, by that level's due date."""
-    deadlines = {
+    deadlines: dict[str, dt.datetime] = {
         kind: _end_of(election.due_date(kind), root) for kind in (SiteKind.PPS, SiteKind.PPK)
     }
     reached = (

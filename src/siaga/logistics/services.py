@@ -1111,7 +1111,14 @@ def ingest_scans(
         code = (
             package_code(scan.code) if scan.action == ScanAction.RECEIVE else seal_serial(scan.code)
         )
-        if scan.action not in ScanAction.values or not code or len(code) > 80:
+        if (
+            scan.action not in ScanAction.values
+            or not code
+            or len(code) > 80
+            or (scan.action == ScanAction.SEAL and not _SERIAL.match(code))
+        ):
+            # A seal serial that cannot be one (a mistyped or misread code) is not evidence
+            # of a swapped seal: it is refused as input, not raised as a discrepancy.
             outcomes[scan.id] = _outcome(scan.id, 422, "scan_invalid")
             continue
         valid.append(
@@ -1511,8 +1518,12 @@ def reseal_package(
     broken, new seals applied. Counted short becomes a shortfall discrepancy."""
     now = now or timezone.now()
     code = package_code(package)
-    found = Package.objects.select_related("location", "election").filter(code=code).first()
-    if found is None:
+    found = (
+        Package.objects.select_related("location", "election", "destination")
+        .filter(code=code)
+        .first()
+    )
+    if found is None or not user_can(actor, Action.VIEW, found.destination.region_id):
         raise NotFound("package_unknown", _("No such package."), detail={"package": code})
     site = found.location
     if site is None:

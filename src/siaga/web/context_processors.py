@@ -16,7 +16,7 @@ NAVIGATION: list[tuple[str | None, Any]] = [
     ("home", _("Dashboard")),
     ("sites:list", _("Sites")),
     ("ledger:index", _("Ledger")),
-    (None, _("Logistics")),
+    ("logistics:reconciliation", _("Logistics")),
     ("access:gate", _("Gate & visitors")),
     ("incidents:list", _("Incidents")),
     ("alarms:console", _("Alarms")),
