@@ -9,11 +9,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Model
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from siaga.core import bulk
 from siaga.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from siaga.core.ids import uuid7
 from siaga.ledger import keys, merkle, note
@@ -105,6 +106,7 @@ def append_many(facts: Sequence[Fact], *, returning: bool = True) -> list[Entry]
     now = timezone.now()
     time_text = format_time(now)
     prep_id = Entry._meta.get_field("entry_id").get_db_prep_value
+    db = connections[connection.alias]  # the connection itself, not its per-access proxy
     recorded_at = Entry._meta.get_field("recorded_at").get_db_prep_value(now, connection)
     cache = _NodeCache()
     cache.values.update(read_nodes(merkle.right_edge(size)))  # all this batch will read
@@ -145,7 +147,7 @@ def append_many(facts: Sequence[Fact], *, returning: bool = True) -> list[Entry]
         entry_rows.append(
             (
                 size,
-                prep_id(entry_id, connection),
+                prep_id(entry_id, db),
                 recorded_at,
                 fact.actor,
                 fact.unit,
@@ -179,7 +181,11 @@ def append_many(facts: Sequence[Fact], *, returning: bool = True) -> list[Entry]
         size += 1
     if entry_rows:
         with connection.cursor() as cursor:
-            insert_rows(cursor, _INSERT_ENTRY, entry_rows)
+            if connection.vendor == "postgresql":
+                # Arrays, one per column: the driver binds eleven values, not eleven per row.
+                bulk.insert(cursor, Entry._meta.db_table, _ENTRY_COLUMNS, _ENTRY_CASTS, entry_rows)
+            else:
+                insert_rows(cursor, _INSERT_ENTRY, entry_rows)
             insert_nodes(cursor, node_rows)
         with connection.cursor() as cursor:
             cursor.execute(_SET_HEAD, [size, HEAD_ID])
@@ -199,6 +205,20 @@ _INSERT_ENTRY = (
     f"INSERT INTO {Entry._meta.db_table} (seq, entry_id, recorded_at, actor, unit, region, kind, "  # noqa: S608 - constant names
     "subject_type, subject_id, payload, leaf_hash) VALUES "
 )
+_ENTRY_COLUMNS = (
+    "seq",
+    "entry_id",
+    "recorded_at",
+    "actor",
+    "unit",
+    "region",
+    "kind",
+    "subject_type",
+    "subject_id",
+    "payload",
+    "leaf_hash",
+)
+_ENTRY_CASTS = ("bigint", "uuid", "timestamptz", *["text"] * 7, "bytea")
 _INSERT_NODE = f"INSERT INTO {Node._meta.db_table} (key, hash) VALUES "  # noqa: S608
 ROWS_PER_STATEMENT = 500
 

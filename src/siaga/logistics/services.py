@@ -7,14 +7,14 @@ ledger to prove it."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -24,6 +24,7 @@ from siaga.accounts.scoping import unit_covering, user_can
 from siaga.alarms import services as alarms
 from siaga.alarms.choices import AlarmSeverity
 from siaga.alarms.models import Alarm
+from siaga.core import bulk
 from siaga.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from siaga.core.idempotency import Created, replay_or_conflict
 from siaga.ledger import services as ledger
@@ -1067,24 +1068,13 @@ _SCAN_MESSAGES: dict[str, Any] = {
 }
 
 
+_SCAN_ACTIONS = frozenset(ScanAction.values)
+
+
 def _outcome(
     scan_id: uuid.UUID, status: int, error: str = "", package: str | None = None
 ) -> ScanOutcome:
     return ScanOutcome(scan_id, status, error, str(_SCAN_MESSAGES[error]), package)
-
-
-class _Batch:
-    """What one batch of scans reads once and writes once."""
-
-    def __init__(self, actor: User, now: dt.datetime) -> None:
-        self.actor = actor
-        self.now = now
-        self.scan_rows: list[Scan] = []
-        self.received: dict[uuid.UUID, tuple[Site, Handover, dt.datetime]] = {}
-        self.verified: dict[str, dt.datetime] = {}
-        self.parts_changed: set[HandoverPackage] = set()
-        self.facts: list[ledger.Fact] = []
-        self.trouble: list[tuple[str, Handover, Package | None, dict[str, Any]]] = []
 
 
 def ingest_scans(
@@ -1092,8 +1082,8 @@ def ingest_scans(
 ) -> list[ScanOutcome]:
     """A batch of scans from a receiver's phone or scanner. Each scan is answered on its own —
     the good ones are kept when others are refused — and a scan id sent again gets its first
-    answer. One transaction, one read of each kind of row and one ledger append for the batch:
-    this is the hot path of distribution days."""
+    answer. One transaction, one read of each kind of row and one write of each for the whole
+    batch, in plain SQL: this is the hot path of distribution days (``bench/custody.py``)."""
     now = now or timezone.now()
     if len(scans) > SCAN_BATCH_MAX:
         raise InvalidInput(
@@ -1108,14 +1098,13 @@ def ingest_scans(
         if scan.id in seen_ids:
             continue  # the same scan twice in one batch: answered once, below
         seen_ids.add(scan.id)
-        code = (
-            package_code(scan.code) if scan.action == ScanAction.RECEIVE else seal_serial(scan.code)
-        )
+        seal = scan.action == ScanAction.SEAL
+        code = seal_serial(scan.code) if seal else package_code(scan.code)
         if (
-            scan.action not in ScanAction.values
+            scan.action not in _SCAN_ACTIONS
             or not code
             or len(code) > 80
-            or (scan.action == ScanAction.SEAL and not _SERIAL.match(code))
+            or (seal and not _SERIAL.match(code))
         ):
             # A seal serial that cannot be one (a mistyped or misread code) is not evidence
             # of a swapped seal: it is refused as input, not raised as a discrepancy.
@@ -1126,243 +1115,425 @@ def ingest_scans(
                 scan.id, scan.action, code, scan.handover_id, scan.at, package_code(scan.package)
             )
         )
-    with transaction.atomic():
-        earlier = {s.id: s for s in Scan.objects.filter(id__in=[s.id for s in valid])}
-        fresh: list[ScanIn] = []
-        for scan in valid:
-            first = earlier.get(scan.id)
-            if first is None:
-                fresh.append(scan)
-            elif first.code != scan.code or first.action != scan.action:
-                outcomes[scan.id] = _outcome(scan.id, 409, "id_reused")
-            else:
-                status = 200 if first.status < 400 else first.status
-                outcomes[scan.id] = _outcome(scan.id, status, first.error)
-        if fresh:
-            _ingest(actor, fresh, now, outcomes)
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                _ingest(actor, valid, now, outcomes)
+            break
+        except IntegrityError:
+            # Another request recorded some of these scan ids meanwhile: read them again.
+            if attempt == 2:
+                raise
+            for scan in valid:
+                outcomes.pop(scan.id, None)
     return [outcomes[s.id] for s in scans if s.id in outcomes]
+
+
+@dataclass(slots=True)
+class _Pkg:
+    """A package as the batch needs it; ``key`` and ``destination`` are database values (a
+    UUID on PostgreSQL, 32 hex digits on SQLite): no parsing per row."""
+
+    key: Any
+    code: str
+    destination: Any
+    destination_region: str
+
+    @property
+    def id(self) -> str:
+        return _canonical(self.key)
+
+
+@dataclass(slots=True)
+class _Part:
+    id: int
+    seals: list[str]
+    received: bool
+    seals_seen: list[str]
+
+
+@dataclass(slots=True)
+class _SealRow:
+    serial: str
+    package: Any  # database value
+    state: str
+
+
+def _canonical(key: Any) -> str:
+    """A database UUID value as text with dashes, as ``str(uuid)`` writes it."""
+    if isinstance(key, uuid.UUID):
+        return str(key)
+    return f"{key[:8]}-{key[8:12]}-{key[12:16]}-{key[16:20]}-{key[20:]}"
+
+
+@dataclass(slots=True)
+class _Leg:
+    """A handover as each of its scans needs it, worked out once per batch."""
+
+    handover: Handover
+    key: Any  # database value
+    to_site: Any  # database value
+    text: str
+    site_text: str
+    unit: str
+
+
+def _as_list(value: Any) -> list[str]:
+    return json.loads(value) if isinstance(value, str) else list(value or [])
+
+
+class _Batch:
+    """What one batch of scans reads once and writes once."""
+
+    def __init__(self, actor: User, now: dt.datetime) -> None:
+        self.actor = actor
+        self.now = now
+        self.scan_rows: list[tuple[Any, ...]] = []
+        self.received: dict[Any, tuple[Site, dt.datetime]] = {}
+        self.verified: dict[str, dt.datetime] = {}
+        self.parts_changed: dict[int, _Part] = {}
+        self.facts: list[ledger.Fact] = []
+        self.trouble: list[tuple[str, Handover, _Pkg | None, dict[str, Any]]] = []
+        self.connection = connections[DEFAULT_DB_ALIAS]
+        self.uuid = (lambda u: u) if bulk.postgres() else (lambda u: u.hex if u else None)
+        self.times: dict[dt.datetime, Any] = {}
+        self.messages: dict[str, str] = {}
+
+    def time(self, at: dt.datetime) -> Any:
+        if at not in self.times:
+            self.times[at] = self.connection.ops.adapt_datetimefield_value(at)
+        return self.times[at]
+
+    def outcome(
+        self, scan_id: uuid.UUID, status: int, error: str = "", package: str | None = None
+    ) -> ScanOutcome:
+        if error not in self.messages:
+            self.messages[error] = str(_SCAN_MESSAGES[error])
+        return ScanOutcome(scan_id, status, error, self.messages[error], package)
+
+
+def _read(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
 
 
 def _ingest(
     actor: User, scans: list[ScanIn], now: dt.datetime, outcomes: dict[uuid.UUID, ScanOutcome]
 ) -> None:
+    batch = _Batch(actor, now)
+    ids = [batch.uuid(s.id) for s in scans]
+    condition, params = bulk.where_in('"id"', ids, "uuid")
+    earlier = {
+        pk: (action, code, status, error)
+        for pk, action, code, status, error in _read(
+            f'SELECT "id", "action", "code", "status", "error" FROM "{Scan._meta.db_table}" '  # noqa: S608
+            f"WHERE {condition}",
+            params,
+        )
+    }
+    fresh: list[ScanIn] = []
+    for scan, key in zip(scans, ids, strict=True):
+        first = earlier.get(key)
+        if first is None:
+            fresh.append(scan)
+        elif (first[0], first[1]) != (scan.action, scan.code):
+            outcomes[scan.id] = batch.outcome(scan.id, 409, "id_reused")
+        else:
+            outcomes[scan.id] = batch.outcome(
+                scan.id, 200 if first[2] < 400 else first[2], first[3]
+            )
+    if not fresh:
+        return
     handovers = {
         h.pk: h
         for h in Handover.objects.select_for_update(of=("self",))
         .select_related("to_site")
-        .filter(pk__in={s.handover_id for s in scans})
+        .filter(pk__in={s.handover_id for s in fresh})
     }
     allowed = {
         pk: user_can(actor, Action.SIGN_HANDOVER, h.to_site.region_id)
         for pk, h in handovers.items()
     }
+    legs = {
+        pk: _Leg(
+            h,
+            batch.uuid(pk),
+            batch.uuid(h.to_site_id),
+            str(pk),
+            str(h.to_site_id),
+            unit_covering(actor, h.to_site.region_id),
+        )
+        for pk, h in handovers.items()
+    }
+    serials = [s.code for s in fresh if s.action == ScanAction.SEAL]
+    condition, params = bulk.where_in('"serial"', serials, "text")
     seals = {
-        s.serial: s
-        for s in Seal.objects.filter(
-            serial__in=[s.code for s in scans if s.action == ScanAction.SEAL]
-        ).only("serial", "package_id", "state")
-    }
-    codes = {s.code for s in scans if s.action == ScanAction.RECEIVE} | {
-        s.package for s in scans if s.package
-    }
-    packages = {
-        p.code: p
-        for p in Package.objects.select_related("destination").filter(
-            Q(code__in=codes) | Q(pk__in={s.package_id for s in seals.values()})
+        serial: _SealRow(serial, package, state)
+        for serial, package, state in _read(
+            f'SELECT "serial", "package_id", "state" FROM "{Seal._meta.db_table}" '  # noqa: S608
+            f"WHERE {condition}",
+            params,
         )
     }
-    by_id = {p.pk: p for p in packages.values()}
-    parts = {
-        (hp.handover_id, hp.package_id): hp
-        for hp in HandoverPackage.objects.filter(
-            handover_id__in=handovers.keys(), package_id__in=by_id.keys()
-        )
-    }
-    batch = _Batch(actor, now)
-    for scan in scans:
+    codes = sorted(
+        {s.code for s in fresh if s.action == ScanAction.RECEIVE}
+        | {s.package for s in fresh if s.package}
+    )
+    by_code = _packages("code", codes, "text")
+    more = {s.package for s in seals.values()} - {p.key for p in by_code.values()}
+    by_key = {p.key: p for p in by_code.values()}
+    by_key.update({p.key: p for p in _packages("id", list(more), "uuid").values()})
+    packages = {p.code: p for p in by_key.values()}
+    parts = _parts([leg.key for leg in legs.values()], list(by_key))
+    for scan in fresh:
         handover = handovers.get(scan.handover_id)
         if handover is None:
-            outcomes[scan.id] = _outcome(scan.id, 404, "handover_unknown")
+            outcomes[scan.id] = batch.outcome(scan.id, 404, "handover_unknown")
             continue
         if not allowed[handover.pk]:
-            outcomes[scan.id] = _outcome(scan.id, 403, "handover_out_of_scope")
+            outcomes[scan.id] = batch.outcome(scan.id, 403, "handover_out_of_scope")
             continue
         if handover.state != HandoverState.DISPATCHED:
-            outcome = _outcome(scan.id, 409, "handover_closed")
+            outcome = batch.outcome(scan.id, 409, "handover_closed")
         elif scan.action == ScanAction.RECEIVE:
-            outcome = _receive_scan(batch, scan, handover, packages.get(scan.code), parts)
+            outcome = _receive_scan(batch, scan, legs[handover.pk], packages.get(scan.code), parts)
         else:
             outcome = _seal_scan(
-                batch, scan, handover, seals.get(scan.code), by_id, packages, parts
+                batch, scan, legs[handover.pk], seals.get(scan.code), by_key, packages, parts
             )
         outcomes[scan.id] = outcome
         package = packages.get(outcome.package or "")
         batch.scan_rows.append(
-            Scan(
-                id=scan.id,
-                action=scan.action,
-                code=scan.code,
-                site_id=handover.to_site_id,
-                handover_id=handover.pk,
-                package_id=package.pk if package else None,
-                by=actor,
-                at=scan.at or now,
-                status=outcome.status,
-                error=outcome.error,
+            (
+                batch.uuid(scan.id),
+                scan.action,
+                scan.code,
+                legs[handover.pk].to_site,
+                legs[handover.pk].key,
+                package.key if package else None,
+                actor.pk,
+                batch.time(scan.at or now),
+                outcome.status,
+                outcome.error,
             )
         )
     _write_batch(batch)
 
 
+def _packages(column: str, values: list[Any], cast: str) -> dict[str, _Pkg]:
+    condition, params = bulk.where_in(f'p."{column}"', values, cast)
+    rows = _read(
+        f'SELECT p."id", p."code", p."destination_id", d."region_id" '  # noqa: S608
+        f'FROM "{Package._meta.db_table}" p JOIN "{Site._meta.db_table}" d '
+        f'ON d."id" = p."destination_id" WHERE {condition}',
+        params,
+    )
+    return {code: _Pkg(pk, code, dest, region) for pk, code, dest, region in rows}
+
+
+def _parts(handovers: list[Any], packages: list[Any]) -> dict[tuple[Any, Any], _Part]:
+    """The BAST lines of these packages on these handovers (database values as keys)."""
+    if not handovers or not packages:
+        return {}
+    on_handover, first = bulk.where_in('"handover_id"', handovers, "uuid")
+    on_package, second = bulk.where_in('"package_id"', packages, "uuid")
+    rows = _read(
+        f'SELECT "id", "handover_id", "package_id", "seals", "received", "seals_seen" '  # noqa: S608
+        f'FROM "{HandoverPackage._meta.db_table}" WHERE {on_handover} AND {on_package}',
+        first + second,
+    )
+    return {
+        (handover, package): _Part(pk, _as_list(seals), bool(received), _as_list(seen))
+        for pk, handover, package, seals, received, seen in rows
+    }
+
+
+def _scan_fact(
+    kind: str, subject: tuple[str, str], batch: _Batch, leg: _Leg, **payload: Any
+) -> ledger.Fact:
+    return ledger.Fact(
+        kind=f"logistics.{kind}",
+        subject_type=subject[0],
+        subject_id=subject[1],
+        payload={"site": leg.site_text, "handover": leg.text, **payload},
+        actor=batch.actor.username,
+        unit=leg.unit,
+        region=leg.handover.to_site.region_id,
+    )
+
+
 def _receive_scan(
     batch: _Batch,
     scan: ScanIn,
-    handover: Handover,
-    package: Package | None,
-    parts: dict[tuple[uuid.UUID, uuid.UUID], HandoverPackage],
+    leg: _Leg,
+    package: _Pkg | None,
+    parts: dict[tuple[Any, Any], _Part],
 ) -> ScanOutcome:
     if package is None:
-        return _outcome(scan.id, 404, "package_unknown")
-    part = parts.get((handover.pk, package.pk))
+        return batch.outcome(scan.id, 404, "package_unknown")
+    handover = leg.handover
+    part = parts.get((leg.key, package.key))
     if part is None:
         to_site = handover.to_site
         wrong = (
-            to_site.pk != package.destination_id
+            leg.to_site != package.destination
             if to_site.kind == SiteKind.TPS
-            else not in_subtree(package.destination.region_id, to_site.region_id)
+            else not in_subtree(package.destination_region, to_site.region_id)
         )
         kind = "wrong_destination" if wrong else "not_on_handover"
         batch.trouble.append((kind, handover, package, {"code": package.code}))
-        return _outcome(scan.id, 409, kind, package.code)
-    if part.received or package.pk in batch.received:
-        return _outcome(scan.id, 200, "already_received", package.code)
-    at = scan.at or batch.now
+        return batch.outcome(scan.id, 409, kind, package.code)
+    if part.received or package.key in batch.received:
+        return batch.outcome(scan.id, 200, "already_received", package.code)
     part.received = True
-    batch.parts_changed.add(part)
-    batch.received[package.pk] = (handover.to_site, handover, at)
+    batch.parts_changed[part.id] = part
+    batch.received[package.key] = (handover.to_site, scan.at or batch.now)
     batch.facts.append(
-        _fact(
+        _scan_fact(
             "package.received",
-            ("logistics.package", str(package.pk)),
-            batch.actor,
-            handover.to_site,
-            {"handover": str(handover.pk), "code": package.code, "scan": str(scan.id)},
-            id=scan.id,
+            ("logistics.package", package.id),
+            batch,
+            leg,
+            code=package.code,
+            scan=str(scan.id),
         )
     )
-    return _outcome(scan.id, 201, "", package.code)
+    return batch.outcome(scan.id, 201, "", package.code)
 
 
 def _seal_scan(
     batch: _Batch,
     scan: ScanIn,
-    handover: Handover,
-    seal: Seal | None,
-    by_id: dict[uuid.UUID, Package],
-    packages: dict[str, Package],
-    parts: dict[tuple[uuid.UUID, uuid.UUID], HandoverPackage],
+    leg: _Leg,
+    seal: _SealRow | None,
+    by_key: dict[Any, _Pkg],
+    packages: dict[str, _Pkg],
+    parts: dict[tuple[Any, Any], _Part],
 ) -> ScanOutcome:
+    handover = leg.handover
+    named = packages.get(scan.package) if scan.package else None
+    named_here = named is not None and (leg.key, named.key) in parts
     if seal is None:
-        named = packages.get(scan.package) if scan.package else None
-        if named is None or (handover.pk, named.pk) not in parts:
-            return _outcome(scan.id, 404, "seal_unknown", named.code if named else None)
+        if named is None or not named_here:
+            return batch.outcome(scan.id, 404, "seal_unknown", named.code if named else None)
         # A serial SIAGA never issued, on a package of this handover: not the seal it left with.
         batch.trouble.append(("seal_mismatch", handover, named, {"seen": scan.code}))
-        return _outcome(scan.id, 409, "seal_mismatch", named.code)
-    package = by_id[seal.package_id]
-    part = parts.get((handover.pk, package.pk))
+        return batch.outcome(scan.id, 409, "seal_mismatch", named.code)
+    package = by_key[seal.package]
+    part = parts.get((leg.key, package.key))
     if part is None:
         # A seal of a package that is not on this handover: on the package named, if any of
         # this handover's, it is the wrong seal.
-        named = packages.get(scan.package) if scan.package else None
-        if named is not None and (handover.pk, named.pk) in parts:
+        if named is not None and named_here:
             batch.trouble.append(("seal_mismatch", handover, named, {"seen": scan.code}))
-            return _outcome(scan.id, 409, "seal_mismatch", named.code)
-        return _outcome(scan.id, 409, "seal_mismatch", package.code)
+            return batch.outcome(scan.id, 409, "seal_mismatch", named.code)
+        return batch.outcome(scan.id, 409, "seal_mismatch", package.code)
     if seal.serial not in part.seals or seal.state in (SealState.BROKEN, SealState.VOID):
         batch.trouble.append(("seal_mismatch", handover, package, {"seen": scan.code}))
-        return _outcome(scan.id, 409, "seal_mismatch", package.code)
+        return batch.outcome(scan.id, 409, "seal_mismatch", package.code)
     if seal.serial in part.seals_seen or seal.serial in batch.verified:
-        return _outcome(scan.id, 200, "already_verified", package.code)
-    part.seals_seen = sorted({*part.seals_seen, seal.serial})
-    batch.parts_changed.add(part)
+        return batch.outcome(scan.id, 200, "already_verified", package.code)
+    part.seals_seen.append(seal.serial)
+    batch.parts_changed[part.id] = part
     batch.verified[seal.serial] = scan.at or batch.now
     batch.facts.append(
-        _fact(
+        _scan_fact(
             "seal.verified",
             ("logistics.seal", seal.serial),
-            batch.actor,
-            handover.to_site,
-            {"handover": str(handover.pk), "package": str(package.pk), "scan": str(scan.id)},
-            id=scan.id,
+            batch,
+            leg,
+            package=package.id,
+            scan=str(scan.id),
         )
     )
-    return _outcome(scan.id, 201, "", package.code)
+    return batch.outcome(scan.id, 201, "", package.code)
 
 
 def _write_batch(batch: _Batch) -> None:
-    now = batch.now
+    now = batch.time(batch.now)
     with connection.cursor() as cursor:
-        if batch.received:
-            rows = []
-            for package_id, (site, _handover, at) in batch.received.items():
-                at_tps = at if site.kind == SiteKind.TPS else None
-                rows.append(
-                    (
-                        _prep(Package, "location", site.pk),
-                        PackageState.RECEIVED,
-                        _prep(Package, "updated_at", now),
-                        _prep(Package, "received_at_tps", at_tps),
-                        _prep(Package, "id", package_id),
-                    )
+        bulk.update(
+            cursor,
+            Package._meta.db_table,
+            "id",
+            ["location_id", "state", "updated_at", "received_at_tps"],
+            ["uuid", "text", "timestamptz", "timestamptz", "uuid"],
+            [
+                (
+                    batch.uuid(site.pk),
+                    PackageState.RECEIVED,
+                    now,
+                    batch.time(at) if site.kind == SiteKind.TPS else None,
+                    package_key,
                 )
-            cursor.executemany(
-                f'UPDATE "{Package._meta.db_table}" SET "location_id" = %s, "state" = %s, '  # noqa: S608
-                '"updated_at" = %s, "received_at_tps" = COALESCE(%s, "received_at_tps") '
-                'WHERE "id" = %s',
-                rows,
-            )
-        if batch.verified:
-            cursor.executemany(
-                f'UPDATE "{Seal._meta.db_table}" SET "state" = %s, "changed_at" = %s '  # noqa: S608
-                'WHERE "serial" = %s',
-                [
-                    (SealState.VERIFIED, _prep(Seal, "changed_at", at), serial)
-                    for serial, at in batch.verified.items()
-                ],
-            )
-        if batch.parts_changed:
-            cursor.executemany(
-                f'UPDATE "{HandoverPackage._meta.db_table}" SET "received" = %s, '  # noqa: S608
-                '"seals_seen" = %s WHERE "id" = %s',
-                [
-                    (
-                        part.received,
-                        _prep(HandoverPackage, "seals_seen", part.seals_seen),
-                        part.pk,
-                    )
-                    for part in batch.parts_changed
-                ],
-            )
-    Scan.objects.bulk_create(batch.scan_rows, batch_size=500)
+                for package_key, (site, at) in batch.received.items()
+            ],
+            keep=["received_at_tps"],
+        )
+        bulk.update(
+            cursor,
+            Seal._meta.db_table,
+            "serial",
+            ["state", "changed_at"],
+            ["text", "timestamptz", "text"],
+            [(SealState.VERIFIED, batch.time(at), serial) for serial, at in batch.verified.items()],
+        )
+        bulk.update(
+            cursor,
+            HandoverPackage._meta.db_table,
+            "id",
+            ["received", "seals_seen"],
+            ["boolean", "jsonb", "bigint"],
+            [
+                (part.received, json.dumps(sorted(part.seals_seen)), part.id)
+                for part in batch.parts_changed.values()
+            ],
+        )
+        bulk.insert(
+            cursor,
+            Scan._meta.db_table,
+            [
+                "id",
+                "action",
+                "code",
+                "site_id",
+                "handover_id",
+                "package_id",
+                "by_id",
+                "at",
+                "status",
+                "error",
+            ],
+            [
+                "uuid",
+                "text",
+                "text",
+                "uuid",
+                "uuid",
+                "uuid",
+                "bigint",
+                "timestamptz",
+                "integer",
+                "text",
+            ],
+            batch.scan_rows,
+        )
     if batch.facts:
         ledger.append_many(batch.facts, returning=False)
     for trouble, handover, package, detail in batch.trouble:
         kind = DiscrepancyKind.EXTRA_PACKAGE if trouble == "not_on_handover" else trouble
+        found = Package.objects.get(pk=package.id) if package is not None else None
         _raise_discrepancy(
             id=_derived_id(handover.pk, kind, package.code if package else "", str(detail)),
             kind=kind,
             site=handover.to_site,
             actor=batch.actor,
-            now=now,
+            now=batch.now,
             handover=handover,
-            package=package,
+            package=found,
             detail=detail,
         )
-
-
-def _prep(model: type[Any], name: str, value: Any) -> Any:
-    return model._meta.get_field(name).get_db_prep_save(value, connection)
 
 
 # --- receiving a handover, resealing, resolving ------------------------------------------------

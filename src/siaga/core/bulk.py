@@ -1,0 +1,90 @@
+"""Set-at-a-time reads and writes in plain SQL, for the batch paths (thousands of scans in one
+request) where building model instances and long parameter lists costs more than the work.
+
+On PostgreSQL a list travels as one array parameter (``= ANY(%s)``, ``unnest``): the driver then
+binds a handful of values instead of one per row, and the statement text stays short. SQLite
+takes the plain forms (``IN (…)``, ``executemany``), which it runs in-process at little cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connection
+
+ROWS_PER_STATEMENT = 500
+
+
+def postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def where_in(column: str, values: Sequence[Any], cast: str) -> tuple[str, list[Any]]:
+    """``column`` is one of ``values``: the SQL condition and its parameters. ``cast`` is the
+    PostgreSQL type of the elements (``uuid``, ``text``)."""
+    if not values:
+        return "1 = 0", []
+    if postgres():
+        return f"{column} = ANY(%s::{cast}[])", [list(values)]
+    return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
+
+
+def insert(
+    cursor: Any,
+    table: str,
+    columns: Sequence[str],
+    casts: Sequence[str],
+    rows: list[tuple[Any, ...]],
+) -> None:
+    """Insert ``rows`` (tuples in ``columns`` order, values ready for the database)."""
+    if not rows:
+        return
+    names = ", ".join(f'"{c}"' for c in columns)
+    if postgres():
+        arrays = [list(column) for column in zip(*rows, strict=True)]
+        unnest = ", ".join(f"%s::{cast}[]" for cast in casts)
+        cursor.execute(f'INSERT INTO "{table}" ({names}) SELECT * FROM unnest({unnest})', arrays)  # noqa: S608 - names from model metadata, values bound
+        return
+    marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    for start in range(0, len(rows), ROWS_PER_STATEMENT):
+        chunk = rows[start : start + ROWS_PER_STATEMENT]
+        cursor.execute(
+            f'INSERT INTO "{table}" ({names}) VALUES ' + ", ".join([marks] * len(chunk)),  # noqa: S608 - names from model metadata, values bound
+            [value for row in chunk for value in row],
+        )
+
+
+def update(
+    cursor: Any,
+    table: str,
+    key: str,
+    columns: Sequence[str],
+    casts: Sequence[str],
+    rows: list[tuple[Any, ...]],
+    *,
+    keep: Sequence[str] = (),
+) -> None:
+    """Set ``columns`` on the rows whose ``key`` is the last value of each tuple (``casts``
+    names the types of the columns, then of the key). A column in ``keep`` keeps its stored
+    value where the new one is NULL."""
+    if not rows:
+        return
+    if postgres():
+        arrays = [list(column) for column in zip(*rows, strict=True)]
+        unnest = ", ".join(f"%s::{cast}[]" for cast in casts)
+        names = ", ".join([f'"{c}"' for c in columns] + ["__key"])
+        sets = ", ".join(
+            f'"{c}" = COALESCE(v."{c}", t."{c}")' if c in keep else f'"{c}" = v."{c}"'
+            for c in columns
+        )
+        cursor.execute(
+            f'UPDATE "{table}" AS t SET {sets} FROM unnest({unnest}) AS v({names}) '  # noqa: S608 - names from model metadata, values bound
+            f'WHERE t."{key}" = v.__key',
+            arrays,
+        )
+        return
+    sets = ", ".join(
+        f'"{c}" = COALESCE(%s, "{c}")' if c in keep else f'"{c}" = %s' for c in columns
+    )
+    cursor.executemany(f'UPDATE "{table}" SET {sets} WHERE "{key}" = %s', rows)  # noqa: S608 - names from model metadata, values bound
