@@ -410,3 +410,29 @@ def test_the_replay_finds_a_stock_figure_changed_behind_the_services_back(
     assert len(repaired) == 1
     assert stock(chain, "tinta") == (18, 0)
     assert_replay_matches()
+
+
+def test_a_package_received_at_its_tps_records_when_and_a_garbled_seal_is_refused_as_input(
+    chain: Chain, operator_okut: User
+) -> None:
+    one = pack(chain, operator_okut, chain.tps1, ["SG-0001"]).obj
+    handover = dispatch(chain, operator_okut, [one.code], to=chain.tps1)
+    at = H5 + dt.timedelta(days=3)
+    outcomes = services.ingest_scans(
+        actor=operator_okut,
+        scans=[
+            scan(handover, "receive", one.code),
+            scan(handover, "seal", "SG 0001 ??", package=one.code),
+            scan(handover, "seal", "SG-0001"),
+        ],
+        now=at,
+    )
+    assert [(o.status, o.error) for o in outcomes] == [(201, ""), (422, "scan_invalid"), (201, "")]
+    one.refresh_from_db()
+    assert (one.state, one.location_id, one.received_at_tps) == ("received", chain.tps1.pk, H5)
+    # The garbled code is neither recorded nor a discrepancy.
+    assert Scan.objects.count() == 2 and not Discrepancy.objects.exists()
+    assert services.receive_handover(actor=operator_okut, handover_id=handover.pk).state == (
+        "received"
+    )
+    assert_replay_matches()

@@ -4,11 +4,12 @@ kecamatan Martapura and Cempaka:
 - H-25 the vendors' deliveries are counted in at the warehouse — the DPD ballots 40 sheets
   short, a discrepancy still open;
 - H-20 sortir-lipat finds damaged sheets; H-18 they are destroyed before Bawaslu and police;
-- H-10 every TPS gets two sealed packages (ballots; supplies), boxes and booths go loose;
+- H-10 every TPS gets three sealed packages: ballots, supplies, boxes and booths;
 - H-5 BASTs take them to PPK Martapura and PPK Cempaka. At PPK Martapura one seal is not the
   BAST's: the alarm goes to KPU and Polres, the package is opened before witnesses, counted
   and sealed anew — the old seal stays on record as broken;
-- H-4 each PPK hands over to its PPS. PPS Sukaraja has not signed its BAST: it is late.
+- H-4 each PPK hands over to its PPS, which must hold them by H-4. PPS Sukaraja has not
+  signed its BAST: it is late.
 
 Built through the services with stable ids; building again changes nothing.
 """
@@ -40,7 +41,7 @@ KECAMATAN = ("16.08.01", "16.08.04")  # Martapura, Cempaka
 LATE_PPS = "16.08.04.2015"  # Desa Sukaraja, Cempaka
 SHORT_ITEM, SHORT_BY = "ss-dpd", 40
 BALLOTS = ("ss-ppwp", "ss-dpr", "ss-dpd", "ss-dprd-prov", "ss-dprd-kab")
-LOOSE = ("kotak-suara", "bilik-suara")  # bulky: they travel loose on the BAST, not packed
+BULKY = ("kotak-suara", "bilik-suara")  # the boxes and booths travel as one bundle
 WITNESSES = [
     services.Witness("Aipda Rahmat Hidayat", "polri", "Danru"),
     services.Witness("Dewi Lestari", "bawaslu", "Pengawas"),
@@ -70,6 +71,8 @@ def build_logistics(now: dt.datetime | None = None) -> LogisticsDay:
     marker = stable_id("handover", "ppk", KECAMATAN[0])
     created = not Handover.objects.filter(pk=marker).exists()
     if created:
+        # The PPS must hold their logistics by H-4 here (the default is H-3).
+        Election.objects.filter(pk=election.pk).update(pps_due_days=4)
         with transaction.atomic():
             _Build(election, voting_day).run()
     packages = Package.objects.filter(election=election)
@@ -176,14 +179,15 @@ class _Build:
             now=self.at(18, 10),
         )
 
-    # H-10: two sealed packages per TPS.
+    # H-10: three sealed packages per TPS.
     def pack(self, need: dict[uuid.UUID, dict[int, int]]) -> dict[uuid.UUID, list[Package]]:
         packed: dict[uuid.UUID, list[Package]] = {}
         for tps in self.tps:
             wanted = {self.by_id[i].code: q for i, q in need[tps.pk].items()}
             groups = [
                 ("Surat suara", [c for c in BALLOTS if c in wanted]),
-                ("Perlengkapan", [c for c in wanted if c not in BALLOTS and c not in LOOSE]),
+                ("Perlengkapan", [c for c in wanted if c not in BALLOTS and c not in BULKY]),
+                ("Kotak dan bilik suara", [c for c in BULKY if c in wanted]),
             ]
             packed[tps.pk] = []
             for number, (label, codes) in enumerate(groups, start=1):
@@ -215,9 +219,6 @@ class _Build:
             ppk = self._ppk(kecamatan)
             here = [t for t in self.tps if t.region_id.startswith(kecamatan + ".")]
             codes = [p.code for t in here for p in packed[t.pk]]
-            loose = {
-                code: sum(need[t.pk].get(self.items[code].pk, 0) for t in here) for code in LOOSE
-            }
             handover = services.dispatch_handover(
                 actor=self.operator,
                 id=stable_id("handover", "ppk", kecamatan),
@@ -225,7 +226,6 @@ class _Build:
                 to_site_id=ppk.pk,
                 election=ELECTION,
                 packages=codes,
-                lines=[services.Line(c, q) for c, q in loose.items() if q],
                 witnesses=WITNESSES,
                 place="Gudang Logistik KPU OKU Timur",
                 vehicle_plate="BG 8841 KB",
