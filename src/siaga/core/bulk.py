@@ -2,7 +2,8 @@
 request) where building model instances and long parameter lists costs more than the work.
 
 On PostgreSQL a list travels as one array parameter (``= ANY(%s)``, ``unnest``): the driver then
-binds a handful of values instead of one per row, and the statement text stays short. SQLite
+binds a handful of values instead of one per row, and the statement text stays short; new rows
+go in by ``COPY``. SQLite
 takes the plain forms (``IN (…)``, ``executemany``), which it runs in-process at little cost.
 """
 
@@ -30,21 +31,16 @@ def where_in(column: str, values: Sequence[Any], cast: str) -> tuple[str, list[A
     return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
 
 
-def insert(
-    cursor: Any,
-    table: str,
-    columns: Sequence[str],
-    casts: Sequence[str],
-    rows: list[tuple[Any, ...]],
-) -> None:
+def insert(cursor: Any, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
     """Insert ``rows`` (tuples in ``columns`` order, values ready for the database)."""
     if not rows:
         return
     names = ", ".join(f'"{c}"' for c in columns)
     if postgres():
-        arrays = [list(column) for column in zip(*rows, strict=True)]
-        unnest = ", ".join(f"%s::{cast}[]" for cast in casts)
-        cursor.execute(f'INSERT INTO "{table}" ({names}) SELECT * FROM unnest({unnest})', arrays)  # noqa: S608 - names from model metadata, values bound
+        # COPY: the rows stream in PostgreSQL's own format, with no statement to parse.
+        with cursor.cursor.copy(f'COPY "{table}" ({names}) FROM STDIN') as copy:
+            for row in rows:
+                copy.write_row(row)
         return
     marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
     for start in range(0, len(rows), ROWS_PER_STATEMENT):

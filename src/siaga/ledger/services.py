@@ -182,8 +182,8 @@ def append_many(facts: Sequence[Fact], *, returning: bool = True) -> list[Entry]
     if entry_rows:
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
-                # Arrays, one per column: the driver binds eleven values, not eleven per row.
-                bulk.insert(cursor, Entry._meta.db_table, _ENTRY_COLUMNS, _ENTRY_CASTS, entry_rows)
+                # COPY: no statement of eleven parameters per row for the driver to build.
+                bulk.insert(cursor, Entry._meta.db_table, _ENTRY_COLUMNS, entry_rows)
             else:
                 insert_rows(cursor, _INSERT_ENTRY, entry_rows)
             insert_nodes(cursor, node_rows)
@@ -218,7 +218,6 @@ _ENTRY_COLUMNS = (
     "payload",
     "leaf_hash",
 )
-_ENTRY_CASTS = ("bigint", "uuid", "timestamptz", *["text"] * 7, "bytea")
 _INSERT_NODE = f"INSERT INTO {Node._meta.db_table} (key, hash) VALUES "  # noqa: S608
 ROWS_PER_STATEMENT = 500
 

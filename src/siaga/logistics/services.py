@@ -1505,18 +1505,6 @@ def _write_batch(batch: _Batch) -> None:
                 "status",
                 "error",
             ],
-            [
-                "uuid",
-                "text",
-                "text",
-                "uuid",
-                "uuid",
-                "uuid",
-                "bigint",
-                "timestamptz",
-                "integer",
-                "text",
-            ],
             batch.scan_rows,
         )
     if batch.facts:
