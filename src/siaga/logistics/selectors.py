@@ -11,13 +11,14 @@ from __future__ import annotations
 import datetime as dt
 import io
 import uuid
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Count, Exists, Max, Min, OuterRef, Q, Sum
+from django.db import connection
+from django.db.models import Q
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -34,12 +35,13 @@ from siaga.logistics.choices import (
 from siaga.logistics.models import (
     Discrepancy,
     Election,
+    Handover,
     HandoverPackage,
     ItemType,
     Package,
     PackageLine,
 )
-from siaga.logistics.needs import CODE_WIDTH, need_for_tps, rules_of
+from siaga.logistics.needs import CODE_WIDTH, RuleSpec, need_for_tps, rules_of
 from siaga.regions.models import Region
 from siaga.regions.timezones import time_zone_of
 from siaga.sites.choices import SiteKind
@@ -66,8 +68,12 @@ class Figures:
     returned: int = 0
 
     def add(self, other: Figures) -> None:
-        for name in FIGURES:
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.need += other.need
+        self.packed += other.packed
+        self.dispatched += other.dispatched
+        self.received += other.received
+        self.damaged += other.damaged
+        self.returned += other.returned
 
     def as_tuple(self) -> tuple[int, ...]:
         return tuple(getattr(self, name) for name in FIGURES)
@@ -231,10 +237,33 @@ def visible_region(user: Any, code: str) -> Region:
 
 
 def _subtree(field_name: str, root: str) -> Q:
-    """Codes at or under ``root``, as a range an index can serve ('/' follows '.')."""
-    return Q(**{field_name: root}) | Q(
-        **{f"{field_name}__gt": root + ".", f"{field_name}__lt": root + "/"}
+    """Codes at or under ``root``: a range an index can serve ('/' follows '.'), narrowed to
+    ``root`` itself and the codes below it."""
+    return Q(**{f"{field_name}__gte": root, f"{field_name}__lt": root + "/"}) & (
+        Q(**{field_name: root}) | Q(**{f"{field_name}__gt": root + "."})
     )
+
+
+class _Needs:
+    """``need_for_tps``, worked out once per set of rules that apply and number of voters: a
+    kabupaten's thousands of TPS share a few hundred."""
+
+    def __init__(self, rules: list[RuleSpec]) -> None:
+        self.rules = rules
+        self._applying: dict[str, tuple[bool, ...]] = {}
+        self._needs: dict[tuple[tuple[bool, ...], int], dict[int, int]] = {}
+
+    def of(self, region_code: str, voters: int) -> dict[int, int]:
+        """The need of a TPS (shared: the caller must not change it)."""
+        applying = self._applying.get(region_code)
+        if applying is None:
+            applying = tuple(not rule.excludes(region_code) for rule in self.rules)
+            self._applying[region_code] = applying
+        key = (applying, voters)
+        need = self._needs.get(key)
+        if need is None:
+            need = self._needs[key] = need_for_tps(self.rules, region_code, voters)
+        return need
 
 
 def reconcile(
@@ -249,15 +278,15 @@ def reconcile(
     root = visible_region(user, region)
     day = today or local_today(root.code)
     items = list(ItemType.objects.filter(election=election).order_by("position", "code"))
-    rules = rules_of(election)
-    sites = list(
+    sites = (
         Site.objects.for_user(user, Action.VIEW)
         .filter(_subtree("region_id", root.code), kind=SiteKind.TPS)
         .order_by("region_id", "code")
         .values_list("pk", "code", "name", "region_id", "voters")
     )
+    # Keyed by the site's code (unique): what the queries below group by.
     rows = {
-        pk: Row(
+        code: Row(
             code=code,
             name=name,
             level=TPS_LEVEL,
@@ -268,13 +297,15 @@ def reconcile(
         )
         for pk, code, name, region_id, voters in sites
     }
+    needs = _Needs(rules_of(election))
     for row in rows.values():
-        for item_id, quantity in need_for_tps(rules, row.region, row.voters).items():
-            row.line(item_id).need = quantity
+        for item_id, quantity in needs.of(row.region, row.voters).items():
+            row.lines[item_id] = Figures(need=quantity)
     if rows:
-        _fill_movements(election, root.code, rows)
-        _fill_discrepancies(election, root.code, rows)
-        _fill_lateness(election, root.code, rows, day)
+        packages = _TpsPackages(election, root.code)
+        _fill_lines(packages, rows)
+        _fill_packages(packages, rows, day)
+        _fill_discrepancies(packages, rows)
     for row in rows.values():
         _judge_tps(row)
     names = dict(Region.objects.filter(_subtree("code", root.code)).values_list("code", "name"))
@@ -289,133 +320,205 @@ def reconcile(
     )
 
 
-def _packages(election: Election, root: str, via: str = "") -> Q:
-    """Packages for a TPS under ``root``, of this election, not void (``via``: the path to the
-    package from the model queried)."""
-    p = f"{via}__" if via else ""
-    return (
-        Q(**{f"{p}election": election, f"{p}destination__kind": SiteKind.TPS})
-        & _subtree(f"{p}destination__region_id", root)
-        & ~Q(**{f"{p}state": PackageState.VOID})
-    )
+# --- the queries behind the figures -------------------------------------------------------------
+#
+# Written out in SQL rather than built by the ORM, for their plans. Without planner statistics
+# SQLite would walk every package of the election by its election index and look each one's
+# destination up (a whole province, or the nation, for one kabupaten); "CROSS JOIN" makes it
+# loop over the TPS under the root first (index site_kind_region), then their packages
+# (package_destination), then their lines. PostgreSQL plans a CROSS JOIN like any inner join.
+# They group by the TPS's code: a plain string on every database.
 
 
-def _returned(package_field: str) -> Exists:
-    """The package has come back: on a return BAST that the receiver has signed."""
-    return Exists(
-        HandoverPackage.objects.filter(
-            package_id=OuterRef(package_field), handover__leg=Leg.RETURN
-        ).exclude(handover__state=HandoverState.DISPATCHED)
-    )
+@dataclass(frozen=True)
+class _TpsPackages:
+    """The packages for the TPS under ``root`` of ``election`` (``s`` the TPS, ``p`` the
+    package): the tables and conditions the queries share, and their parameters."""
 
+    election: Election
+    root: str
 
-def _fill_movements(election: Election, root: str, rows: dict[uuid.UUID, Row]) -> None:
-    packages = Package.objects.filter(_packages(election, root)).annotate(returned=_returned("pk"))
-    lines = (
-        PackageLine.objects.filter(_packages(election, root, "package"))
-        .annotate(returned=_returned("package_id"))
-        .values("package__destination_id", "item_id")
-        .annotate(
-            packed=Sum("quantity"),
-            dispatched=Sum("quantity", filter=Q(package__handover__isnull=False)),
-            received=Sum("quantity", filter=Q(package__received_at_tps__isnull=False)),
-            back=Sum("quantity", filter=Q(returned=True)),
+    @property
+    def tables(self) -> str:
+        return f"{_table(Site)} s CROSS JOIN {_table(Package)} p"
+
+    def where(self, *, void: bool = False) -> tuple[str, list[Any]]:
+        """Conditions on ``s`` and ``p``; void packages count only with ``void``."""
+        sql = (
+            'p."destination_id" = s."id" AND s."kind" = %s '
+            'AND s."region_id" >= %s AND s."region_id" < %s '
+            'AND (s."region_id" = %s OR s."region_id" > %s) AND p."election_id" = %s'
         )
+        root = self.root
+        params = [SiteKind.TPS, root, root + "/", root, root + ".", self.election.pk]
+        if not void:
+            sql += ' AND p."state" <> %s'
+            params.append(PackageState.VOID)
+        return sql, params
+
+
+def _table(model: type[Any]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _fetch(sql: str, params: list[Any]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _returned() -> tuple[str, list[Any]]:
+    """Package ``p`` has come back: on a return BAST that the receiver has signed."""
+    return (
+        f"EXISTS (SELECT 1 FROM {_table(HandoverPackage)} hp "  # noqa: S608 - table names from the models, values as parameters
+        f'JOIN {_table(Handover)} h ON h."id" = hp."handover_id" '
+        'WHERE hp."package_id" = p."id" AND h."leg" = %s AND h."state" <> %s)'
+    ), [Leg.RETURN, HandoverState.DISPATCHED]
+
+
+def _reached(kind: str, deadline: dt.datetime) -> tuple[str, list[Any]]:
+    """Package ``p`` was received at a site of ``kind`` (PPS or PPK) before ``deadline``."""
+    return (
+        f"EXISTS (SELECT 1 FROM {_table(HandoverPackage)} hp "  # noqa: S608 - table names from the models, values as parameters
+        f'JOIN {_table(Handover)} h ON h."id" = hp."handover_id" '
+        f'JOIN {_table(Site)} t ON t."id" = h."to_site_id" '
+        'WHERE hp."package_id" = p."id" AND hp."received" = %s AND t."kind" = %s '
+        'AND h."received_at" < %s)'
+    ), [True, kind, connection.ops.adapt_datetimefield_value(deadline)]
+
+
+def _fill_lines(packages: _TpsPackages, rows: dict[str, Row]) -> None:
+    """Packed, dispatched, received at the TPS and returned, per TPS and item."""
+    where, params = packages.where()
+    lines = f"{packages.tables} CROSS JOIN {_table(PackageLine)} l"
+    found = _fetch(
+        'SELECT s."code", l."item_id", SUM(l."quantity"), '  # noqa: S608 - table names from the models, values as parameters
+        'SUM(CASE WHEN p."handover_id" IS NULL THEN 0 ELSE l."quantity" END), '
+        'SUM(CASE WHEN p."received_at_tps" IS NULL THEN 0 ELSE l."quantity" END) '
+        f'FROM {lines} WHERE {where} AND l."package_id" = p."id" GROUP BY s."code", l."item_id"',
+        params,
     )
-    for found in lines:
-        row = rows.get(found["package__destination_id"])
+    for code, item_id, packed, dispatched, received in found:
+        row = rows.get(code)
         if row is None:  # a TPS outside the user's scope under a root they see: never, but safe
             continue
-        figures = row.line(found["item_id"])
-        figures.packed = found["packed"] or 0
-        figures.dispatched = found["dispatched"] or 0
-        figures.received = found["received"] or 0
-        figures.returned = found["back"] or 0
-    counts = packages.values("destination_id").annotate(
-        total=Count("pk"),
-        dispatched=Count("pk", filter=Q(handover__isnull=False)),
-        received=Count("pk", filter=Q(received_at_tps__isnull=False)),
-        back=Count("pk", filter=Q(returned=True)),
-        last_received=Max("received_at_tps"),
-    )
-    for count in counts:
-        row = rows.get(count["destination_id"])
-        if row is None:
-            continue
-        row.packages = count["total"]
-        row.packages_dispatched = count["dispatched"]
-        row.packages_received = count["received"]
-        row.packages_returned = count["back"]
-        row.last_received = count["last_received"]
-
-
-def _fill_discrepancies(election: Election, root: str, rows: dict[uuid.UUID, Row]) -> None:
-    found = (
-        Discrepancy.objects.filter(
-            Q(kind=DiscrepancyKind.DAMAGED)
-            | Q(kind=DiscrepancyKind.WRONG_DESTINATION, state=DiscrepancyState.OPEN),
-            package__election=election,
-            package__destination__kind=SiteKind.TPS,
-        )
-        .filter(_subtree("package__destination__region_id", root))
-        .values("package__destination_id", "item_id", "kind")
-        .annotate(quantity=Sum("quantity"), count=Count("pk"))
-    )
-    for entry in found:
-        row = rows.get(entry["package__destination_id"])
-        if row is None:
-            continue
-        if entry["kind"] == DiscrepancyKind.WRONG_DESTINATION:
-            row.wrong_destination = 1
-        elif entry["item_id"] is None:
-            row.total.damaged += entry["quantity"] or 0
+        figures = row.lines.get(item_id)
+        if figures is None:
+            row.lines[item_id] = Figures(0, packed, dispatched, received)
         else:
-            row.line(entry["item_id"]).damaged += entry["quantity"] or 0
-
-
-def _fill_lateness(
-    election: Election, root: str, rows: dict[uuid.UUID, Row], today: dt.date
-) -> None:
-    """How many of each TPS's packages reached a PPS, and a PPK, by that level's due date."""
-    deadlines: dict[str, dt.datetime] = {
-        kind: _end_of(election.due_date(kind), root) for kind in (SiteKind.PPS, SiteKind.PPK)
-    }
-    reached = (
-        HandoverPackage.objects.filter(
-            received=True,
-            handover__to_site__kind__in=list(deadlines),
-            handover__received_at__isnull=False,
-            package__election=election,
-            package__destination__kind=SiteKind.TPS,
-        )
-        .filter(_subtree("package__destination__region_id", root))
-        .exclude(package__state=PackageState.VOID)
-        .values("package__destination_id", "package_id", "handover__to_site__kind")
-        .annotate(first=Min("handover__received_at"))
+            figures.packed = packed
+            figures.dispatched = dispatched
+            figures.received = received
+    # Apart, with the test in the WHERE clause: that checks each package once, not each line.
+    returned, returned_params = _returned()
+    found = _fetch(
+        f'SELECT s."code", l."item_id", SUM(l."quantity") FROM {lines} '  # noqa: S608 - table names from the models, values as parameters
+        f'WHERE {where} AND l."package_id" = p."id" AND {returned} '
+        'GROUP BY s."code", l."item_id"',
+        [*params, *returned_params],
     )
-    in_time: dict[tuple[uuid.UUID, str], int] = defaultdict(int)
-    for entry in reached:
-        kind = entry["handover__to_site__kind"]
-        if entry["first"] < deadlines[kind]:
-            in_time[(entry["package__destination_id"], kind)] += 1
+    for code, item_id, back in found:
+        row = rows.get(code)
+        if row is not None:
+            row.line(item_id).returned = back
+
+
+def _fill_packages(packages: _TpsPackages, rows: dict[str, Row], today: dt.date) -> None:
+    """How many packages each TPS has, dispatched, received and returned; when the last one
+    arrived; how many reached a PPS, and a PPK, by that level's due date; and so whether the
+    TPS is late."""
+    election, root = packages.election, packages.root
+    returned, returned_params = _returned()
+    pps, pps_params = _reached(SiteKind.PPS, _end_of(election.due_date(SiteKind.PPS), root))
+    ppk, ppk_params = _reached(SiteKind.PPK, _end_of(election.due_date(SiteKind.PPK), root))
+    where, params = packages.where()
+    found = _fetch(
+        'SELECT s."code", COUNT(*), '  # noqa: S608 - table names from the models, values as parameters
+        'SUM(CASE WHEN p."handover_id" IS NULL THEN 0 ELSE 1 END), '
+        'SUM(CASE WHEN p."received_at_tps" IS NULL THEN 0 ELSE 1 END), '
+        f"SUM(CASE WHEN {returned} THEN 1 ELSE 0 END), "
+        f'MAX(p."received_at_tps"), SUM(CASE WHEN {pps} THEN 1 ELSE 0 END), '
+        f"SUM(CASE WHEN {ppk} THEN 1 ELSE 0 END) "
+        f'FROM {packages.tables} WHERE {where} GROUP BY s."code"',
+        [*returned_params, *pps_params, *ppk_params, *params],
+    )
+    in_time: dict[str, tuple[int, int]] = {}
+    for code, total, dispatched, received, back, last, pps_in_time, ppk_in_time in found:
+        row = rows.get(code)
+        if row is None:
+            continue
+        row.packages = total
+        row.packages_dispatched = dispatched
+        row.packages_received = received
+        row.packages_returned = back
+        row.last_received = _datetime(last)
+        in_time[code] = (pps_in_time, ppk_in_time)
     tps_deadline = election.due_date(SiteKind.TPS)
-    for pk, row in rows.items():
-        row.missed_pps = row.packages - in_time[(pk, SiteKind.PPS)]
-        row.missed_ppk = row.packages - in_time[(pk, SiteKind.PPK)]
+    tps_ends: dict[str, dt.datetime] = {}
+    for code, row in rows.items():
+        pps_in_time, ppk_in_time = in_time.get(code, (0, 0))
+        row.missed_pps = row.packages - pps_in_time
+        row.missed_ppk = row.packages - ppk_in_time
         last = row.last_received
-        arrived_late = last is not None and last >= _end_of(tps_deadline, row.region)
+        if last is not None:
+            end = tps_ends.get(row.region)
+            if end is None:
+                end = tps_ends[row.region] = _end_of(tps_deadline, row.region)
+            arrived_late = last >= end
+        else:
+            arrived_late = False
         missing = today > tps_deadline and row.packages_received < row.packages
         row.late = arrived_late or missing
         row.late_tps = int(row.late)
 
 
+def _datetime(value: Any) -> dt.datetime | None:
+    """A timestamp as the database gives it from an aggregate: SQLite's is text, in UTC."""
+    if value is None or isinstance(value, dt.datetime):
+        return value
+    parsed = parse_datetime(str(value))
+    if parsed is None:
+        raise ValueError(f"not a timestamp: {value!r}")
+    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, dt.UTC)
+
+
+def _fill_discrepancies(packages: _TpsPackages, rows: dict[str, Row]) -> None:
+    """Damage per TPS and item (or against a package as a whole), and any open report of a
+    package at the wrong destination. Void packages count here too."""
+    where, params = packages.where(void=True)
+    found = _fetch(
+        'SELECT s."code", d."item_id", d."kind", SUM(d."quantity") '  # noqa: S608 - table names from the models, values as parameters
+        f"FROM {packages.tables} CROSS JOIN {_table(Discrepancy)} d "
+        f'WHERE {where} AND d."package_id" = p."id" '
+        'AND (d."kind" = %s OR (d."kind" = %s AND d."state" = %s)) '
+        'GROUP BY s."code", d."item_id", d."kind"',
+        [
+            *params,
+            DiscrepancyKind.DAMAGED,
+            DiscrepancyKind.WRONG_DESTINATION,
+            DiscrepancyState.OPEN,
+        ],
+    )
+    for code, item_id, kind, quantity in found:
+        row = rows.get(code)
+        if row is None:
+            continue
+        if kind == DiscrepancyKind.WRONG_DESTINATION:
+            row.wrong_destination = 1
+        elif item_id is None:
+            row.total.damaged += quantity or 0
+        else:
+            row.line(item_id).damaged += quantity or 0
+
+
 def _judge_tps(row: Row) -> None:
     """Shortage and excess item by item, and the totals."""
+    total = row.total
     for figures in row.lines.values():
-        row.total.add(figures)
+        total.add(figures)
         if figures.packed < figures.need:
             row.shortage = 1
-        if figures.packed > figures.need:
+        elif figures.packed > figures.need:
             row.excess = 1
 
 

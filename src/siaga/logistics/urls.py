@@ -2,13 +2,16 @@ from __future__ import annotations
 
 from django.urls import path
 
-from siaga.logistics import views, views_custody
+from siaga.logistics import views, views_custody, views_operator
 
 app_name = "logistics"
-# Needs and reconciliation (views.py); handovers, receiving, packages, discrepancies and the
+# Needs and reconciliation (views.py); the operator's receipt, packing and dispatch forms
+# (views_operator.py); handovers, receiving, packages, discrepancies and the
 # printed BAST and labels (views_custody.py).
 urlpatterns = [
     path("rekonsiliasi/", views.reconciliation, name="reconciliation"),
     path("kebutuhan/", views.needs_page, name="needs"),
+    # The operator's forms first: "custody/packages/new/" is not a package code.
+    *views_operator.urlpatterns,
     *views_custody.urlpatterns,
 ]

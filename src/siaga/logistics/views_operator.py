@@ -1,0 +1,430 @@
+"""Operator forms for the phone: a vendor delivery counted in, a package packed and sealed for a
+TPS, and a handover (BAST) dispatched to the next site, with a small index of the sites the
+operator records logistics for.
+
+Thin, like the custody pages: each form is a GET that mints the client ``id`` (a hidden field,
+so a double submit is one record) and a POST that is one call to ``services``. A refusal comes
+back as the same form with the message and what was typed, under the error's status — never a
+500. A site outside the reader's view is a 404; one they see but may not record at is a 403."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import URLPattern, path, reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods
+
+from siaga.accounts.auth import actor_of
+from siaga.accounts.models import User
+from siaga.accounts.permissions import Action
+from siaga.accounts.scoping import user_can
+from siaga.core.errors import InvalidInput, SiagaError
+from siaga.logistics import services
+from siaga.logistics.choices import PackageKind
+from siaga.logistics.models import Election, ItemType
+from siaga.regions.codes import subtree_q
+from siaga.sites.choices import SiteKind
+from siaga.sites.models import Site
+
+OPERATOR_KINDS = (SiteKind.WAREHOUSE, SiteKind.PPK, SiteKind.PPS)
+SITES_LIMIT = 500
+TPS_CHOICES_LIMIT = 500
+WITNESS_ROWS = 2
+WITNESS_AGENCIES = (
+    ("polri", "Polri"),
+    ("bawaslu", "Bawaslu"),
+    ("kpu", "KPU"),
+    ("other", "other"),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Shared bits
+
+
+def _operator_site(request: HttpRequest, user: User) -> Site:
+    """The ``site`` the form is for: 404 when it is unknown or outside the user's view, 403
+    when they see it but may not record logistics there."""
+    raw = request.GET.get("site", "").strip()
+    try:
+        site_id = uuid.UUID(raw)
+    except ValueError:
+        raise Http404 from None
+    site = (
+        Site.objects.for_user(user, Action.VIEW)
+        .select_related("region", "owner_unit")
+        .filter(pk=site_id, kind__in=OPERATOR_KINDS)
+        .first()
+    )
+    if site is None:
+        raise Http404
+    if not user_can(user, Action.RECORD_LOGISTICS, site.region_id):
+        raise PermissionDenied
+    return site
+
+
+def _election(request: HttpRequest) -> Election:
+    """The election named by ``election`` (form or query), else the newest one."""
+    code = (request.POST.get("election") or request.GET.get("election") or "").strip()
+    found = Election.objects.filter(code=code).first() if code else Election.objects.first()
+    if found is None:
+        raise Http404
+    return found
+
+
+def _items(election: Election) -> list[ItemType]:
+    return list(ItemType.objects.filter(election=election).order_by("position", "code"))
+
+
+def _form_id(post: Mapping[str, Any]) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(post.get("id", "")).strip())
+    except ValueError:
+        raise InvalidInput(
+            "form_id_invalid",
+            _("This form has expired; open it again."),
+            detail={"field": "id"},
+        ) from None
+
+
+def _whole(post: Mapping[str, Any], name: str) -> int | None:
+    """A number field: ``None`` when blank; the service judges its sign and size."""
+    raw = str(post.get(name, "")).strip()
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidInput(
+            "quantity_invalid",
+            _("Quantities are whole numbers, zero or more."),
+            detail={"field": name},
+        ) from None
+
+
+def _text(post: Mapping[str, Any], name: str, limit: int) -> str:
+    return str(post.get(name, "")).strip()[:limit]
+
+
+def _lines_of(post: Mapping[str, Any], name: str) -> list[str]:
+    return [s.strip() for s in str(post.get(name, "")).splitlines() if s.strip()]
+
+
+def _typed(post: Mapping[str, Any] | None) -> dict[str, str]:
+    """What was typed, to fill the form again after a refusal."""
+    if post is None:
+        return {}
+    return {k: str(v) for k, v in post.items() if k != "csrfmiddlewaretoken"}
+
+
+def _base_context(
+    site: Site,
+    election: Election,
+    post: Mapping[str, Any] | None,
+    error: str,
+) -> dict[str, Any]:
+    return {
+        "site": site,
+        "election": election,
+        "elections": list(Election.objects.all()),
+        "form_id": str(post.get("id", "")) if post is not None else str(uuid.uuid4()),
+        "typed": _typed(post),
+        "error": error,
+    }
+
+
+@dataclass(frozen=True)
+class ItemRow:
+    item: ItemType
+    fields: dict[str, str]  # the input's name -> the value shown
+
+
+def _item_rows(
+    items: list[ItemType], prefixes: tuple[str, ...], post: Mapping[str, Any] | None
+) -> list[ItemRow]:
+    rows = []
+    for item in items:
+        fields = {
+            f"{p}-{item.code}": str(post.get(f"{p}-{item.code}", "")) if post is not None else ""
+            for p in prefixes
+        }
+        rows.append(ItemRow(item, fields))
+    return rows
+
+
+def _see_other(name: str, **kwargs: Any) -> HttpResponse:
+    """303: after a POST, the browser GETs the next page (a reload does not post again)."""
+    response = HttpResponseRedirect(reverse(name, kwargs=kwargs or None))
+    response.status_code = 303
+    return response
+
+
+# ---------------------------------------------------------------------------------------------
+# The index
+
+
+@login_required
+@require_http_methods(["GET"])
+def operator_home(request: HttpRequest) -> HttpResponse:
+    user = actor_of(request)
+    sites = list(
+        Site.objects.for_user(user, Action.RECORD_LOGISTICS)
+        .filter(kind__in=OPERATOR_KINDS)
+        .order_by("kind", "name")[:SITES_LIMIT]
+    )
+    return render(request, "logistics/operator/home.html", {"sites": sites})
+
+
+# ---------------------------------------------------------------------------------------------
+# A vendor delivery counted in
+
+RECEIPT_FIELDS = ("expected", "counted", "damaged")
+
+
+def _receipt_lines(items: list[ItemType], post: Mapping[str, Any]) -> list[services.ReceiptLineIn]:
+    """One line per item with anything typed; a blank expected is what was counted."""
+    lines = []
+    for item in items:
+        expected = _whole(post, f"expected-{item.code}")
+        counted = _whole(post, f"counted-{item.code}")
+        damaged = _whole(post, f"damaged-{item.code}")
+        if expected is None and counted is None and damaged is None:
+            continue
+        if counted is None:
+            raise InvalidInput(
+                "counted_required",
+                _("Enter the quantity counted for %(item)s.") % {"item": item.name},
+                detail={"field": f"counted-{item.code}"},
+            )
+        lines.append(
+            services.ReceiptLineIn(
+                item.code,
+                counted if expected is None else expected,
+                counted,
+                damaged or 0,
+            )
+        )
+    return lines
+
+
+def _receipt_page(
+    request: HttpRequest,
+    site: Site,
+    election: Election,
+    *,
+    post: Mapping[str, Any] | None = None,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    context = _base_context(site, election, post, error)
+    context["rows"] = _item_rows(_items(election), RECEIPT_FIELDS, post)
+    return render(request, "logistics/operator/receipt.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def receipt_new(request: HttpRequest) -> HttpResponse:
+    user = actor_of(request)
+    site = _operator_site(request, user)
+    election = _election(request)
+    if request.method != "POST":
+        return _receipt_page(request, site, election)
+    post = request.POST
+    try:
+        done = services.record_receipt(
+            actor=user,
+            id=_form_id(post),
+            site_id=site.pk,
+            election=election.code,
+            vendor=_text(post, "vendor", 150),
+            delivery_note=_text(post, "delivery_note", 60),
+            vehicle_plate=_text(post, "vehicle_plate", 15),
+            note=_text(post, "note", 500),
+            lines=_receipt_lines(_items(election), post),
+        )
+    except SiagaError as exc:
+        return _receipt_page(
+            request, site, election, post=post, error=str(exc.message), status=exc.status
+        )
+    messages.success(
+        request,
+        _("Delivery %(note)s recorded at %(site)s.")
+        % {"note": done.obj.delivery_note, "site": site.name},
+    )
+    return _see_other("logistics:operator-home")
+
+
+# ---------------------------------------------------------------------------------------------
+# A package packed and sealed
+
+
+def _tps_choices(user: User, site: Site) -> list[Site]:
+    """The TPS the site serves that the user sees: the destination's suggestions."""
+    return list(
+        Site.objects.for_user(user, Action.VIEW)
+        .filter(subtree_q("region__code", [services.service_area(site)]), kind=SiteKind.TPS)
+        .order_by("code")[:TPS_CHOICES_LIMIT]
+    )
+
+
+def _visible_site_by_code(user: User, raw: str, field: str, *, tps: bool = False) -> Site:
+    code = raw.strip().upper()
+    sites = Site.objects.for_user(user, Action.VIEW).filter(code=code)
+    if tps:
+        sites = sites.filter(kind=SiteKind.TPS)
+    found = sites.first() if code else None
+    if found is None:
+        raise InvalidInput(
+            "site_code_unknown",
+            _("No TPS has the code %(code)s.") % {"code": code or "—"}
+            if tps
+            else _("No site has the code %(code)s.") % {"code": code or "—"},
+            detail={"field": field},
+        )
+    return found
+
+
+def _package_lines(items: list[ItemType], post: Mapping[str, Any]) -> list[services.Line]:
+    lines = []
+    for item in items:
+        quantity = _whole(post, f"quantity-{item.code}")
+        if quantity is not None:
+            lines.append(services.Line(item.code, quantity))
+    return lines
+
+
+def _pack_page(
+    request: HttpRequest,
+    user: User,
+    site: Site,
+    election: Election,
+    *,
+    post: Mapping[str, Any] | None = None,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    context = _base_context(site, election, post, error)
+    context["rows"] = _item_rows(_items(election), ("quantity",), post)
+    context["kinds"] = PackageKind.choices
+    context["tps_choices"] = _tps_choices(user, site)
+    return render(request, "logistics/operator/pack.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def pack_new(request: HttpRequest) -> HttpResponse:
+    user = actor_of(request)
+    site = _operator_site(request, user)
+    election = _election(request)
+    if request.method != "POST":
+        return _pack_page(request, user, site, election)
+    post = request.POST
+    try:
+        form_id = _form_id(post)
+        destination = _visible_site_by_code(
+            user, _text(post, "destination", 40), "destination", tps=True
+        )
+        done = services.pack_package(
+            actor=user,
+            id=form_id,
+            site_id=site.pk,
+            destination_id=destination.pk,
+            election=election.code,
+            kind=_text(post, "kind", 10),
+            label=_text(post, "label", 80),
+            lines=_package_lines(_items(election), post),
+            seals=_lines_of(post, "seals"),
+        )
+    except SiagaError as exc:
+        return _pack_page(
+            request, user, site, election, post=post, error=str(exc.message), status=exc.status
+        )
+    messages.success(request, _("Package %(code)s packed and sealed.") % {"code": done.obj.code})
+    return _see_other("logistics:custody-package", package_code=done.obj.code)
+
+
+# ---------------------------------------------------------------------------------------------
+# A handover dispatched
+
+
+def _witnesses(post: Mapping[str, Any]) -> list[services.Witness]:
+    """Each witness row with a name; the service checks the agency."""
+    witnesses = []
+    for n in range(1, WITNESS_ROWS + 1):
+        name = _text(post, f"witness{n}-name", 150)
+        agency = _text(post, f"witness{n}-agency", 20)
+        if name:
+            witnesses.append(services.Witness(name, agency))
+    return witnesses
+
+
+def _dispatch_page(
+    request: HttpRequest,
+    site: Site,
+    election: Election,
+    *,
+    post: Mapping[str, Any] | None = None,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    context = _base_context(site, election, post, error)
+    typed = context["typed"]
+    context["witness_rows"] = [
+        {
+            "n": n,
+            "name": typed.get(f"witness{n}-name", ""),
+            "agency": typed.get(f"witness{n}-agency", ""),
+        }
+        for n in range(1, WITNESS_ROWS + 1)
+    ]
+    context["agencies"] = WITNESS_AGENCIES
+    return render(request, "logistics/operator/dispatch.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def dispatch_new(request: HttpRequest) -> HttpResponse:
+    user = actor_of(request)
+    site = _operator_site(request, user)
+    election = _election(request)
+    if request.method != "POST":
+        return _dispatch_page(request, site, election)
+    post = request.POST
+    try:
+        form_id = _form_id(post)
+        to_site = _visible_site_by_code(user, _text(post, "to_site", 40), "to_site")
+        done = services.dispatch_handover(
+            actor=user,
+            id=form_id,
+            from_site_id=site.pk,
+            to_site_id=to_site.pk,
+            election=election.code,
+            packages=_lines_of(post, "packages"),
+            witnesses=_witnesses(post),
+            place=_text(post, "place", 150),
+            vehicle_plate=_text(post, "vehicle_plate", 15),
+        )
+    except SiagaError as exc:
+        return _dispatch_page(
+            request, site, election, post=post, error=str(exc.message), status=exc.status
+        )
+    messages.success(request, _("BAST %(number)s dispatched.") % {"number": done.obj.number})
+    return _see_other("logistics:custody-handover", handover_id=done.obj.pk)
+
+
+# Before the custody pages: ``custody/packages/<path:package_code>/`` would take ``new/``.
+urlpatterns: list[URLPattern] = [
+    path("custody/operator/", operator_home, name="operator-home"),
+    path("custody/receipts/new/", receipt_new, name="operator-receipt"),
+    path("custody/packages/new/", pack_new, name="operator-pack"),
+    path("custody/handovers/new/", dispatch_new, name="operator-dispatch"),
+]
