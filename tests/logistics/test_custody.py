@@ -436,3 +436,39 @@ def test_a_package_received_at_its_tps_records_when_and_a_garbled_seal_is_refuse
         "received"
     )
     assert_replay_matches()
+
+
+def test_on_the_way_back_the_warehouse_serves_its_whole_kabupaten(
+    chain: Chain, operator_okut: User
+) -> None:
+    # Dispatch and scans judge a package's way by the same rule: a warehouse serves its owning
+    # unit's region, not the desa it stands in.
+    one = pack(chain, operator_okut, chain.tps1, ["SG-0001"]).obj
+    far = pack(chain, operator_okut, chain.tps_far, ["SG-0002"]).obj
+    out = dispatch(chain, operator_okut, [one.code])
+    services.ingest_scans(
+        actor=chain.ppk_martapura,
+        scans=[scan(out, "receive", one.code), scan(out, "seal", "SG-0001")],
+    )
+    services.receive_handover(actor=chain.ppk_martapura, handover_id=out.pk)
+    back = services.dispatch_handover(
+        actor=chain.ppk_martapura,
+        id=uuid.uuid4(),
+        from_site_id=chain.ppk.pk,
+        to_site_id=chain.warehouse.pk,
+        election=ELECTION,
+        packages=[one.code],
+        leg="return",
+        now=H5 + dt.timedelta(days=6),
+    ).obj
+    outcomes = services.ingest_scans(
+        actor=operator_okut,
+        scans=[scan(back, "receive", far.code), scan(back, "receive", one.code)],
+    )
+    assert [(o.status, o.error) for o in outcomes] == [(409, "not_on_handover"), (201, "")]
+    assert list(Discrepancy.objects.values_list("kind", "package__code")) == [
+        ("extra_package", far.code)
+    ]
+    one.refresh_from_db()
+    assert (one.state, one.location_id) == ("received", chain.warehouse.pk)
+    assert_replay_matches()

@@ -10,6 +10,7 @@ import datetime as dt
 import json
 import re
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -198,8 +199,7 @@ def _items(election: Election, codes: Iterable[str]) -> dict[str, ItemType]:
 
 
 def _no_repeats(codes: Sequence[str], field_name: str) -> None:
-    seen: set[str] = set()
-    repeated = sorted({c for c in codes if c in seen or seen.add(c)})  # type: ignore[func-returns-value]
+    repeated = sorted(code for code, count in Counter(codes).items() if count > 1)
     if repeated:
         raise InvalidInput(
             "duplicate_entries",
@@ -837,12 +837,13 @@ def _as_uuid(value: Any) -> Any:
 # --- handover (BAST) ---------------------------------------------------------------------------
 
 
-def _route_ok(package: Package, to_site: Site) -> bool:
-    """Does sending ``package`` to ``to_site`` bring it nearer its TPS (or, after voting, back
-    up the chain that served it)?"""
+def _bound_for(to_site: Site, destination_region: str, *, is_destination: bool) -> bool:
+    """Does a package for the TPS at ``destination_region`` belong at ``to_site`` — nearer its
+    TPS, or, after voting, back up the chain that served it? ``is_destination``: ``to_site``
+    is that TPS. Dispatch and the receiver's scans ask the same question."""
     if to_site.kind == SiteKind.TPS:
-        return to_site.pk == package.destination_id
-    return in_subtree(package.destination.region_id, service_area(to_site))
+        return is_destination
+    return in_subtree(destination_region, service_area(to_site))
 
 
 def _refuse_wrong_destination(
@@ -947,7 +948,13 @@ def dispatch_handover(
             _("These packages are not at %(site)s to hand over.") % {"site": from_site.name},
             detail={"packages": away[:50]},
         )
-    wrong = [found[c] for c in codes if not _route_ok(found[c], to_site)]
+    wrong = [
+        p
+        for p in (found[c] for c in codes)
+        if not _bound_for(
+            to_site, p.destination.region_id, is_destination=to_site.pk == p.destination_id
+        )
+    ]
     if wrong:
         _refuse_wrong_destination(
             actor=actor, id=id, wrong=wrong, from_site=from_site, to_site=to_site, now=now
@@ -1248,7 +1255,7 @@ def _ingest(
     handovers = {
         h.pk: h
         for h in Handover.objects.select_for_update(of=("self",))
-        .select_related("to_site")
+        .select_related("to_site__owner_unit")
         .filter(pk__in={s.handover_id for s in fresh})
     }
     allowed = {
@@ -1375,13 +1382,12 @@ def _receive_scan(
     handover = leg.handover
     part = parts.get((leg.key, package.key))
     if part is None:
-        to_site = handover.to_site
-        wrong = (
-            leg.to_site != package.destination
-            if to_site.kind == SiteKind.TPS
-            else not in_subtree(package.destination_region, to_site.region_id)
+        bound = _bound_for(
+            handover.to_site,
+            package.destination_region,
+            is_destination=leg.to_site == package.destination,
         )
-        kind = "wrong_destination" if wrong else "not_on_handover"
+        kind = "not_on_handover" if bound else "wrong_destination"
         batch.trouble.append((kind, handover, package, {"code": package.code}))
         return batch.outcome(scan.id, 409, kind, package.code)
     if part.received or package.key in batch.received:
