@@ -568,31 +568,40 @@ class IngestResult:
         )
 
 
-def scan_plan(province: str, scans: int) -> tuple[list[Any], list[Any]]:
-    """Receive scans for the first packages of the province's dispatched handovers, then one
-    seal scan for each seal of those packages: about ``scans`` in all."""
+Plan = tuple[list[Any], list[Any]]  # (receive scans, seal scans)
+
+
+def scan_plans(province: str, scans: int, workers: int) -> tuple[Plan, list[Plan]]:
+    """Scans for packages of the province's dispatched handovers: receive scans for a package,
+    then one seal scan for each of its seals. The handovers are dealt out to the one-client run
+    and to each of ``workers`` concurrent clients, so no two touch the same BAST (as two PPK
+    teams would not); the one-client run gets about ``scans`` scans, the clients about
+    ``scans / workers`` each."""
     from siaga.core.ids import uuid7
     from siaga.logistics.models import HandoverPackage
     from siaga.logistics.services import ScanIn
 
     per_package = 1 + SEALS_PER_BOX
-    wanted = max(1, math.ceil(scans / per_package))
-    parts = list(
-        HandoverPackage.objects.filter(
-            handover__state="dispatched",
-            handover__to_site__region__code__startswith=province + ".",
-        )
-        .order_by("id")
-        .values_list("handover_id", "package__code", "seals")[:wanted]
-    )
-    receive = [ScanIn(uuid7(), "receive", code, handover) for handover, code, _s in parts]
-    seals = [
-        ScanIn(uuid7(), "seal", serial, handover, package=code)
-        for handover, code, serials in parts
-        for serial in serials
-    ]
-    room = max(scans - len(receive), 0)
-    return receive, seals[:room]
+    parts = HandoverPackage.objects.filter(
+        handover__state="dispatched", handover__to_site__region__code__startswith=province + "."
+    ).order_by("handover_id", "id")
+    groups: list[list[tuple[Any, str, list[str]]]] = [[] for _n in range(1 + workers)]
+    dealt: dict[Any, int] = {}
+    for handover, code, serials in parts.values_list("handover_id", "package__code", "seals"):
+        group = dealt.setdefault(handover, len(dealt) % len(groups))
+        groups[group].append((handover, code, serials))
+
+    def plan(group: list[tuple[Any, str, list[str]]], wanted: int) -> Plan:
+        chosen = group[: max(1, math.ceil(wanted / per_package))]
+        receive = [ScanIn(uuid7(), "receive", code, handover) for handover, code, _s in chosen]
+        seals = [
+            ScanIn(uuid7(), "seal", serial, handover, package=code)
+            for handover, code, serials in chosen
+            for serial in serials
+        ]
+        return receive, seals[: max(wanted - len(receive), 0)]
+
+    return plan(groups[0], scans), [plan(g, scans // max(workers, 1)) for g in groups[1:]]
 
 
 def ingest(name: str, world: World, scans: list[Any], size: int) -> IngestResult:
@@ -614,6 +623,48 @@ def ingest(name: str, world: World, scans: list[Any], size: int) -> IngestResult
     result.elapsed = time.perf_counter() - started
     result.cpu = time.process_time() - cpu
     return result
+
+
+def _client(world: World, plan: Plan, size: int, go: Any, answers: Any) -> None:
+    """One concurrent client (a forked process with its own connection): its receive scans,
+    then its seal scans, once the parent says go."""
+    go.wait()
+    answers.put(ingest("client", world, plan[0] + plan[1], size))
+
+
+def ingest_concurrently(world: World, plans: list[Plan], size: int) -> IngestResult:
+    """``len(plans)`` clients ingesting at once, each in its own process with its own
+    database connection, as requests from several phones reach the server's worker
+    processes. The rate is all their scans over the time from the start to the last finish;
+    CPU is the clients' own."""
+    import multiprocessing
+
+    from django.db import connections
+
+    connections.close_all()  # each forked client opens its own
+    context = multiprocessing.get_context("fork")
+    go, answers = context.Event(), context.Queue()
+    clients = [
+        context.Process(target=_client, args=(world, plan, size, go, answers)) for plan in plans
+    ]
+    for client in clients:
+        client.start()
+    time.sleep(1.0)  # let them import and connect before the clock starts
+    started = time.perf_counter()
+    go.set()
+    results = [answers.get(timeout=600) for _client in clients]
+    elapsed = time.perf_counter() - started
+    for client in clients:
+        client.join()
+    together = IngestResult(f"{len(plans)} clients")
+    for result in results:
+        together.scans += result.scans
+        together.cpu += result.cpu
+        together.batch_seconds += result.batch_seconds
+        together.statuses += result.statuses
+        together.errors += result.errors
+    together.elapsed = elapsed
+    return together
 
 
 def baseline_insert(count: int, size: int) -> IngestResult:
@@ -659,7 +710,7 @@ def baseline_insert(count: int, size: int) -> IngestResult:
     return result
 
 
-def check_ingest(receive: list[Any], seals: list[Any]) -> list[str]:
+def check_ingest(receive: int, seals: int) -> list[str]:
     """Every scan recorded once, each package and seal in its new state, one ledger entry per
     accepted scan."""
     from siaga.ledger.models import Entry
@@ -676,14 +727,14 @@ def check_ingest(receive: list[Any], seals: list[Any]) -> list[str]:
         f"  after ingest: {scans:,} scan rows, {received:,} packages received, {verified:,} "
         f"seals verified, {entries:,} ledger entries for them"
     )
-    if scans != len(receive) + len(seals):
-        problems.append(f"{scans} scan rows for {len(receive) + len(seals)} scans")
-    if received != len(receive):
-        problems.append(f"{received} packages received, {len(receive)} receive scans")
-    if verified != len(seals):
-        problems.append(f"{verified} seals verified, {len(seals)} seal scans")
-    if entries != len(receive) + len(seals):
-        problems.append(f"{entries} ledger entries for {len(receive) + len(seals)} scans")
+    if scans != receive + seals:
+        problems.append(f"{scans} scan rows for {receive + seals} scans")
+    if received != receive:
+        problems.append(f"{received} packages received, {receive} receive scans")
+    if verified != seals:
+        problems.append(f"{verified} seals verified, {seals} seal scans")
+    if entries != receive + seals:
+        problems.append(f"{entries} ledger entries for {receive + seals} scans")
     return problems
 
 
@@ -821,10 +872,19 @@ def main() -> None:
     parser.add_argument("--kabupaten", default="", help="reconciled (default: <province>.08)")
     parser.add_argument("--scans", type=int, default=50_000, help="scans ingested in all")
     parser.add_argument("--batch", type=int, default=1000, help="scans per ingest_scans call")
+    parser.add_argument(
+        "--clients",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="concurrent ingesting processes after the one-client run (default: one per CPU)",
+    )
     parser.add_argument("--tps-scale", type=float, default=1.0, help="shrink the TPS counts")
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument("--tracemalloc", action="store_true", help="Python's peak too (slow)")
     parser.add_argument("--no-verify", action="store_true", help="skip the ledger verification")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the SQLite database afterwards (path printed)"
+    )
     parser.add_argument(
         "--profile",
         metavar="FILE",
@@ -862,12 +922,13 @@ def main() -> None:
             print(f"  {label}: {seconds:.1f} s" + (f" ({rate})" if rate else ""))
         print(f"  peak RSS after the generator: {generator_rss:,.0f} MB")
 
-        receive, seals = scan_plan(args.province, args.scans)
+        (receive, seals), plans = scan_plans(args.province, args.scans, args.clients)
         total = len(receive) + len(seals)
         print(
             f"\n  ingest: {len(receive):,} receive scans, then {len(seals):,} seal scans, in "
-            f"batches of {args.batch} ({os.cpu_count()} CPUs, load average "
-            f"{os.getloadavg()[0]:.1f})"
+            f"batches of {args.batch}; then {args.clients} clients at once, "
+            f"{sum(len(r) + len(s) for r, s in plans):,} scans of other BASTs "
+            f"({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})"
         )
         base_before = baseline_insert(total, args.batch)
         profiler = None
@@ -881,6 +942,7 @@ def main() -> None:
         if profiler is not None:
             profiler.disable()
             profiler.dump_stats(args.profile)
+        together = ingest_concurrently(world, plans, args.batch) if args.clients > 1 else None
         base_after = baseline_insert(total, args.batch)
         both = IngestResult(
             "all scans",
@@ -899,11 +961,17 @@ def main() -> None:
             base_before.batch_seconds + base_after.batch_seconds,
             base_before.statuses + base_after.statuses,
         )
-        for result in (base_before, got_receive, got_seal, both, base_after):
-            print("  " + result.line())
-        if set(both.statuses) != {201}:
-            problems.append(f"scans answered {dict(both.statuses)}, not all 201")
-        problems += check_ingest(receive, seals)
+        results = [base_before, got_receive, got_seal, both, together, base_after]
+        for result in results:
+            if result is not None:
+                print("  " + result.line())
+        for result in (both, together):
+            if result is not None and set(result.statuses) != {201}:
+                problems.append(f"scans answered {dict(result.statuses)}, not all 201")
+        problems += check_ingest(
+            len(receive) + sum(len(r) for r, _s in plans) * (together is not None),
+            len(seals) + sum(len(s) for _r, s in plans) * (together is not None),
+        )
 
         print(f"\n  reconciliation of kabupaten {kabupaten} (median of {REPEAT} after a cold run):")
         from siaga.logistics.needs import needs_by_region, rollup_query
@@ -1014,10 +1082,17 @@ def main() -> None:
                 else "  (not the full size: national registry off or --tps-scale)"
             )
         )
+        judged = together or both
+        if together is not None:
+            print(
+                f"  scan ingest, one client {both.rate:,.0f}/s (raw executemany "
+                f"{baseline.rate:,.0f}/s, ratio {both.rate / baseline.rate:.2f})"
+            )
         print(
-            f"  scan ingest {both.rate:,.0f}/s (raw executemany {baseline.rate:,.0f}/s, ratio "
-            f"{both.rate / baseline.rate:.2f})   target >= {target:,}/s on {vendor}: "
-            f"{verdict(both.rate >= target)}"
+            f"  scan ingest{'' if together is None else f', {args.clients} clients at once'} "
+            f"{judged.rate:,.0f}/s (raw executemany {baseline.rate:,.0f}/s, ratio "
+            f"{judged.rate / baseline.rate:.2f})   target >= {target:,}/s on {vendor}: "
+            f"{verdict(judged.rate >= target)}"
         )
         print(
             f"  kabupaten reconciliation {reconcile_ms:.1f} ms (raw SQL {recon_raw_ms:.1f} ms, "
@@ -1039,7 +1114,10 @@ def main() -> None:
                 print(f"    - {problem}")
             raise SystemExit(1)
     finally:
-        shutil.rmtree(home, ignore_errors=True)
+        if args.keep:
+            print(f"  kept: SIAGA_HOME={home}")
+        else:
+            shutil.rmtree(home, ignore_errors=True)
 
 
 if __name__ == "__main__":

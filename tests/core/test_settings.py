@@ -89,3 +89,25 @@ def test_postgres_url_is_accepted(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
     config = env.env_database("SIAGA_DB", tmp_path)
     assert config["ENGINE"] == "django.db.backends.postgresql"
     assert (config["HOST"], config["NAME"], config["PORT"]) == ("db.internal", "siaga", 5432)
+    assert config["OPTIONS"] == {"options": "-c jit=off"}
+
+
+def test_postgres_options_in_the_url_are_kept(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv(
+        "SIAGA_DB", "postgres://siaga@db.internal/siaga?sslmode=require&options=-c%20work_mem%3D64MB"
+    )
+    config = env.env_database("SIAGA_DB", tmp_path)
+    assert config["OPTIONS"] == {"sslmode": "require", "options": "-c work_mem=64MB -c jit=off"}
+
+
+@pytest.mark.django_db
+def test_the_postgres_connection_runs_without_jit() -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite has no JIT")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone() == ("off",)

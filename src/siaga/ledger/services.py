@@ -242,7 +242,10 @@ def insert_nodes(cursor: Any, rows: Sequence[tuple[int, bytes]]) -> None:
         cursor.execute(
             f"INSERT INTO {Node._meta.db_table} (key, hash) "  # noqa: S608 - constant name
             "SELECT * FROM unnest(%s::bigint[], %s::bytea[])",
-            [[key for key, _value in rows], [value for _key, value in rows]],
+            [
+                bulk.array([key for key, _value in rows], "bigint"),
+                bulk.array([value for _key, value in rows], "bytea"),
+            ],
         )
     else:
         insert_rows(cursor, _INSERT_NODE, rows)

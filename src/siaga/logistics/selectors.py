@@ -58,7 +58,7 @@ LEVEL_NAMES = {
 FIGURES = ("need", "packed", "dispatched", "received", "damaged", "returned")
 
 
-@dataclass
+@dataclass(slots=True)
 class Figures:
     need: int = 0
     packed: int = 0
@@ -79,7 +79,7 @@ class Figures:
         return tuple(getattr(self, name) for name in FIGURES)
 
 
-@dataclass
+@dataclass(slots=True)
 class Row:
     """One line of the reconciliation: a TPS, or a region summing its TPS.
 
@@ -299,12 +299,14 @@ def reconcile(
     }
     needs = _Needs(rules_of(election))
     for row in rows.values():
-        for item_id, quantity in needs.of(row.region, row.voters).items():
-            row.lines[item_id] = Figures(need=quantity)
+        row.lines = {
+            item_id: Figures(quantity)
+            for item_id, quantity in needs.of(row.region, row.voters).items()
+        }
     if rows:
         packages = _TpsPackages(election, root.code)
-        _fill_lines(packages, rows)
         _fill_packages(packages, rows, day)
+        _fill_lines(packages, rows, returns=any(row.packages_returned for row in rows.values()))
         _fill_discrepancies(packages, rows)
     for row in rows.values():
         _judge_tps(row)
@@ -376,19 +378,45 @@ def _returned() -> tuple[str, list[Any]]:
     ), [Leg.RETURN, HandoverState.DISPATCHED]
 
 
-def _reached(kind: str, deadline: dt.datetime) -> tuple[str, list[Any]]:
-    """Package ``p`` was received at a site of ``kind`` (PPS or PPK) before ``deadline``."""
+def _bast_flags(election: Election, root: str) -> tuple[str, str, list[Any]]:
+    """What package ``p``'s BAST lines say of it, as one number: 1 if it has come back (on a
+    return BAST the receiver has signed), 2 if it was received at a PPS by the end of the PPS
+    due date, 4 if at a PPK by the PPK's. The joins to add to the package's (each package's
+    lines by the lines' package index: the cost follows the region reconciled, not the
+    country's BASTs), and the aggregate over them for a query grouped by package."""
+    pps_deadline = _end_of(election.due_date(SiteKind.PPS), root)
+    ppk_deadline = _end_of(election.due_date(SiteKind.PPK), root)
+    joins = (
+        f'LEFT JOIN {_table(HandoverPackage)} hp ON hp."package_id" = p."id" '
+        f'LEFT JOIN {_table(Handover)} h ON h."id" = hp."handover_id" '
+        f'LEFT JOIN {_table(Site)} t ON t."id" = h."to_site_id"'
+    )
+    flags = (
+        'MAX(CASE WHEN h."leg" = %s AND h."state" <> %s THEN 1 ELSE 0 END) '
+        '+ MAX(CASE WHEN hp."received" = %s AND t."kind" = %s AND h."received_at" < %s '
+        "THEN 2 ELSE 0 END) "
+        '+ MAX(CASE WHEN hp."received" = %s AND t."kind" = %s AND h."received_at" < %s '
+        "THEN 4 ELSE 0 END)"
+    )
     return (
-        f"EXISTS (SELECT 1 FROM {_table(HandoverPackage)} hp "  # noqa: S608 - table names from the models, values as parameters
-        f'JOIN {_table(Handover)} h ON h."id" = hp."handover_id" '
-        f'JOIN {_table(Site)} t ON t."id" = h."to_site_id" '
-        'WHERE hp."package_id" = p."id" AND hp."received" = %s AND t."kind" = %s '
-        'AND h."received_at" < %s)'
-    ), [True, kind, connection.ops.adapt_datetimefield_value(deadline)]
+        joins,
+        flags,
+        [
+            Leg.RETURN,
+            HandoverState.DISPATCHED,
+            True,
+            SiteKind.PPS,
+            connection.ops.adapt_datetimefield_value(pps_deadline),
+            True,
+            SiteKind.PPK,
+            connection.ops.adapt_datetimefield_value(ppk_deadline),
+        ],
+    )
 
 
-def _fill_lines(packages: _TpsPackages, rows: dict[str, Row]) -> None:
-    """Packed, dispatched, received at the TPS and returned, per TPS and item."""
+def _fill_lines(packages: _TpsPackages, rows: dict[str, Row], *, returns: bool) -> None:
+    """Packed, dispatched, received at the TPS and, where any package has come back
+    (``returns``), returned, per TPS and item."""
     where, params = packages.where()
     lines = f"{packages.tables} CROSS JOIN {_table(PackageLine)} l"
     found = _fetch(
@@ -398,17 +426,23 @@ def _fill_lines(packages: _TpsPackages, rows: dict[str, Row]) -> None:
         f'FROM {lines} WHERE {where} AND l."package_id" = p."id" GROUP BY s."code", l."item_id"',
         params,
     )
+    code_now, its_lines = None, None  # the rows come grouped by TPS: look each TPS up once
     for code, item_id, packed, dispatched, received in found:
-        row = rows.get(code)
-        if row is None:  # a TPS outside the user's scope under a root they see: never, but safe
+        if code != code_now:
+            code_now = code
+            row = rows.get(code)
+            its_lines = None if row is None else row.lines
+        if its_lines is None:  # a TPS outside the user's scope under a root they see: never
             continue
-        figures = row.lines.get(item_id)
+        figures = its_lines.get(item_id)
         if figures is None:
-            row.lines[item_id] = Figures(0, packed, dispatched, received)
+            its_lines[item_id] = Figures(0, packed, dispatched, received)
         else:
             figures.packed = packed
             figures.dispatched = dispatched
             figures.received = received
+    if not returns:
+        return
     # Apart, with the test in the WHERE clause: that checks each package once, not each line.
     returned, returned_params = _returned()
     found = _fetch(
@@ -428,19 +462,19 @@ def _fill_packages(packages: _TpsPackages, rows: dict[str, Row], today: dt.date)
     arrived; how many reached a PPS, and a PPK, by that level's due date; and so whether the
     TPS is late."""
     election, root = packages.election, packages.root
-    returned, returned_params = _returned()
-    pps, pps_params = _reached(SiteKind.PPS, _end_of(election.due_date(SiteKind.PPS), root))
-    ppk, ppk_params = _reached(SiteKind.PPK, _end_of(election.due_date(SiteKind.PPK), root))
+    joins, flags, flag_params = _bast_flags(election, root)
     where, params = packages.where()
+    # Grouped by package (its BAST lines joined), then by TPS.
     found = _fetch(
-        'SELECT s."code", COUNT(*), '  # noqa: S608 - table names from the models, values as parameters
-        'SUM(CASE WHEN p."handover_id" IS NULL THEN 0 ELSE 1 END), '
-        'SUM(CASE WHEN p."received_at_tps" IS NULL THEN 0 ELSE 1 END), '
-        f"SUM(CASE WHEN {returned} THEN 1 ELSE 0 END), "
-        f'MAX(p."received_at_tps"), SUM(CASE WHEN {pps} THEN 1 ELSE 0 END), '
-        f"SUM(CASE WHEN {ppk} THEN 1 ELSE 0 END) "
-        f'FROM {packages.tables} WHERE {where} GROUP BY s."code"',
-        [*returned_params, *pps_params, *ppk_params, *params],
+        'SELECT x."code", COUNT(*), SUM(x."dispatched"), SUM(x."received"), '  # noqa: S608 - table names from the models, values as parameters
+        'SUM(x."flags" & 1), MAX(x."at"), SUM((x."flags" & 2) / 2), SUM((x."flags" & 4) / 4) '
+        'FROM (SELECT s."code" AS "code", '
+        'CASE WHEN p."handover_id" IS NULL THEN 0 ELSE 1 END AS "dispatched", '
+        'CASE WHEN p."received_at_tps" IS NULL THEN 0 ELSE 1 END AS "received", '
+        f'p."received_at_tps" AS "at", {flags} AS "flags" '
+        f"FROM {packages.tables} {joins} WHERE {where} "
+        'GROUP BY s."code", p."id", p."handover_id", p."received_at_tps") x GROUP BY x."code"',
+        [*flag_params, *params],
     )
     in_time: dict[str, tuple[int, int]] = {}
     for code, total, dispatched, received, back, last, pps_in_time, ppk_in_time in found:
@@ -512,14 +546,30 @@ def _fill_discrepancies(packages: _TpsPackages, rows: dict[str, Row]) -> None:
 
 
 def _judge_tps(row: Row) -> None:
-    """Shortage and excess item by item, and the totals."""
-    total = row.total
+    """Shortage and excess item by item, and the totals (in locals: thousands of TPS, a dozen
+    items each)."""
+    need = packed = dispatched = received = damaged = returned = 0
+    short = over = False
     for figures in row.lines.values():
-        total.add(figures)
+        need += figures.need
+        packed += figures.packed
+        dispatched += figures.dispatched
+        received += figures.received
+        damaged += figures.damaged
+        returned += figures.returned
         if figures.packed < figures.need:
-            row.shortage = 1
+            short = True
         elif figures.packed > figures.need:
-            row.excess = 1
+            over = True
+    total = row.total
+    total.need += need
+    total.packed += packed
+    total.dispatched += dispatched
+    total.received += received
+    total.damaged += damaged
+    total.returned += returned
+    row.shortage = int(short)
+    row.excess = int(over)
 
 
 # --- export ----------------------------------------------------------------------------------
