@@ -58,7 +58,10 @@ def where_in(column: str, values: Sequence[Any], cast: str) -> tuple[str, list[A
     if not values:
         return "1 = 0", []
     if postgres():
-        return f"{column} = ANY(%s::{cast}[])", [array(values, cast)]
+        # The array behind a sub-select: PostgreSQL then plans without estimating each of its
+        # thousand elements against the column's statistics (15-20 ms a query, longer than
+        # running it).
+        return f"{column} = ANY((SELECT %s::{cast}[])::{cast}[])", [array(values, cast)]
     return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
 
 

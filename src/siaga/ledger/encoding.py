@@ -29,11 +29,16 @@ class EncodingError(ValueError):
     """A value that has no canonical JSON form."""
 
 
+# What ``json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+# allow_nan=False)`` builds on every call, built once: appending pays for it per entry.
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
 def canonical_json(value: Any) -> bytes:
     try:
-        text = json.dumps(
-            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
+        text = _ENCODER.encode(value)
     except (TypeError, ValueError) as exc:
         raise EncodingError(str(exc)) from None
     return text.encode("utf-8")

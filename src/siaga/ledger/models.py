@@ -28,8 +28,8 @@ class Entry(models.Model):
     recorded_at = models.DateTimeField(_("recorded at"))
     actor = models.CharField(_("actor"), max_length=150, blank=True)
     unit = models.CharField(_("agency unit"), max_length=150, blank=True)
-    region = models.CharField(_("region code"), max_length=13, blank=True, db_index=True)
-    kind = models.CharField(_("kind"), max_length=60, db_index=True)
+    region = models.CharField(_("region code"), max_length=13, blank=True)
+    kind = models.CharField(_("kind"), max_length=60)
     subject_type = models.CharField(_("subject type"), max_length=60)
     subject_id = models.CharField(_("subject id"), max_length=64)
     payload = models.TextField(_("payload (canonical JSON)"))
@@ -42,7 +42,14 @@ class Entry(models.Model):
         verbose_name = _("ledger entry")
         verbose_name_plural = _("ledger entries")
         ordering = ["seq"]
-        indexes = [models.Index(fields=["subject_type", "subject_id"], name="entry_subject")]
+        # One index per way entries are looked up, no more: every custody event adds a row, and
+        # each index is written with it. A region is asked for as itself or by its code's prefix
+        # (a subtree): one index with the pattern operator class (PostgreSQL) serves both.
+        indexes = [
+            models.Index(fields=["subject_type", "subject_id"], name="entry_subject"),
+            models.Index(fields=["kind"], name="entry_kind"),
+            models.Index(fields=["region"], name="entry_region", opclasses=["varchar_pattern_ops"]),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.kind}"

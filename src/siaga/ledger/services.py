@@ -94,6 +94,21 @@ def append_many(facts: Sequence[Fact], *, returning: bool = True) -> list[Entry]
             "ledger.append must run inside the transaction that makes the change it records"
         )
     ids = [f.id or uuid7() for f in facts]
+    # What does not depend on the entries' places is worked out before the lock, which
+    # appends from other requests wait on: each payload's canonical JSON, the checks, the ids.
+    checked: set[tuple[str, ...]] = set()  # the texts of a batch's facts are mostly alike
+    prepared: list[tuple[str, str]] = []
+    for fact, entry_id in zip(facts, ids, strict=True):
+        try:
+            payload = canonical_json(fact.payload).decode()
+        except EncodingError as exc:
+            raise InvalidInput(
+                "ledger_payload_invalid",
+                _("The ledger payload is not valid JSON (no NaN or Infinity)."),
+                detail=str(exc),
+            ) from None
+        _check_text(payload, fact, checked)
+        prepared.append((payload, str(entry_id)))
     # Lock first: a concurrent append of the same id then finds it here instead of clashing.
     # Plain SQL: this runs once per custody event, and the ORM would cost more than the query.
     with connection.cursor() as cursor:
@@ -105,31 +120,23 @@ def append_many(facts: Sequence[Fact], *, returning: bool = True) -> list[Entry]
     size = head_size
     now = timezone.now()
     time_text = format_time(now)
-    prep_id = Entry._meta.get_field("entry_id").get_db_prep_value
     db = connections[connection.alias]  # the connection itself, not its per-access proxy
+    # As UUIDField stores an id: itself where the database has a uuid type, else its hex.
+    native_uuid = db.features.has_native_uuid_field
     recorded_at = Entry._meta.get_field("recorded_at").get_db_prep_value(now, connection)
     cache = _NodeCache()
     cache.values.update(read_nodes(merkle.right_edge(size)))  # all this batch will read
     entry_rows: list[tuple[Any, ...]] = []
     node_rows: list[tuple[int, bytes]] = []
     entries: list[Entry] = []
-    for fact, entry_id in zip(facts, ids, strict=True):
+    for fact, entry_id, (payload, id_text) in zip(facts, ids, prepared, strict=True):
         if entry_id in existing:  # appended before, or earlier in this batch: the first counts
             entries.append(existing[entry_id])
             continue
-        try:
-            payload = canonical_json(fact.payload).decode()
-            _check_text(payload, fact)
-        except EncodingError as exc:
-            raise InvalidInput(
-                "ledger_payload_invalid",
-                _("The ledger payload is not valid JSON (no NaN or Infinity)."),
-                detail=str(exc),
-            ) from None
         leaf = merkle.leaf_hash(
             canonical_entry(
                 seq=size,
-                id=str(entry_id),
+                id=id_text,
                 time=time_text,
                 actor=fact.actor,
                 unit=fact.unit,
@@ -147,7 +154,7 @@ def append_many(facts: Sequence[Fact], *, returning: bool = True) -> list[Entry]
         entry_rows.append(
             (
                 size,
-                prep_id(entry_id, db),
+                entry_id if native_uuid else entry_id.hex,
                 recorded_at,
                 fact.actor,
                 fact.unit,
@@ -257,17 +264,31 @@ _LIMITS: dict[str, int] = {
 }
 
 
-def _check_text(payload: str, fact: Fact) -> None:
+def _check_text(payload: str, fact: Fact, checked: set[tuple[str, ...]] | None = None) -> None:
     """U+0000 cannot be stored in PostgreSQL text, and PostgreSQL enforces column lengths that
-    SQLite does not: refuse both on every database alike."""
-    for name, limit in _LIMITS.items():
+    SQLite does not: refuse both on every database alike. ``checked`` holds the texts found
+    good already in this batch, so that a batch's shared actor, unit, region and kind are
+    looked at once."""
+    texts: tuple[str, ...] = (
+        fact.actor,
+        fact.unit,
+        fact.region,
+        fact.kind,
+        fact.subject_type,
+        fact.subject_id,
+    )
+    if checked is not None and texts[:5] in checked:
+        names: Iterable[tuple[str, int]] = (("subject_id", _LIMITS["subject_id"]),)
+        texts = texts[5:]
+    else:
+        names = _LIMITS.items()
+    for name, limit in names:
         if len(getattr(fact, name)) > limit:
             raise InvalidInput(
                 "ledger_text_invalid",
                 _("A ledger field is longer than it may be."),
                 detail={"field": name, "max_length": limit},
             )
-    texts = (fact.actor, fact.unit, fact.region, fact.kind, fact.subject_type, fact.subject_id)
     # Canonical JSON spells a NUL as \u0000: only then look through the payload itself.
     if any("\x00" in text for text in texts) or (
         "\\u0000" in payload and _contains_nul(fact.payload)
@@ -276,6 +297,8 @@ def _check_text(payload: str, fact: Fact) -> None:
             "ledger_text_invalid",
             _("Ledger text cannot contain the NUL character (U+0000)."),
         )
+    if checked is not None:
+        checked.add((fact.actor, fact.unit, fact.region, fact.kind, fact.subject_type))
 
 
 def _contains_nul(value: Any) -> bool:

@@ -299,10 +299,12 @@ class Destruction(UUIDModel):
 class Package(UUIDModel):
     """A box or bundle packed for one TPS, labelled with a QR code and closed with seals."""
 
-    code = models.CharField(_("code"), max_length=40, unique=True)
     # Few indexes: every receipt scan moves a package (location and state change, so the row's
-    # every index takes a new entry). The election has a handful of values and the packer is
-    # only ever read with the package: neither is worth an index.
+    # every index takes a new entry). The code is unique by a constraint (the field's own
+    # unique=True would add a second, pattern index for LIKE that nothing asks for); the
+    # election has a handful of values, and the last handover and the packer are only ever
+    # read from the package: none of those is worth an index.
+    code = models.CharField(_("code"), max_length=40)
     election = models.ForeignKey(
         Election, on_delete=models.PROTECT, related_name="+", db_index=False
     )
@@ -332,6 +334,7 @@ class Package(UUIDModel):
         blank=True,
         related_name="+",
         verbose_name=_("last handover"),
+        db_index=False,
     )
     packed_at = models.DateTimeField(_("packed at"))
     packed_by = models.ForeignKey(
@@ -346,6 +349,7 @@ class Package(UUIDModel):
         verbose_name = _("package")
         verbose_name_plural = _("packages")
         ordering = ["destination_id", "code"]
+        constraints = [models.UniqueConstraint(fields=["code"], name="package_code_once")]
         indexes = [models.Index(fields=["location", "state"], name="package_location_state")]
 
     def __str__(self) -> str:

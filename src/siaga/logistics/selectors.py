@@ -298,15 +298,14 @@ def reconcile(
         for pk, code, name, region_id, voters in sites
     }
     needs = _Needs(rules_of(election))
-    for row in rows.values():
-        row.lines = {
-            item_id: Figures(quantity)
-            for item_id, quantity in needs.of(row.region, row.voters).items()
-        }
+    need_of = {code: needs.of(row.region, row.voters) for code, row in rows.items()}
     if rows:
         packages = _TpsPackages(election, root.code)
         _fill_packages(packages, rows, day)
-        _fill_lines(packages, rows, returns=any(row.packages_returned for row in rows.values()))
+        returns = any(row.packages_returned for row in rows.values())
+        _fill_lines(packages, rows, need_of, returns=returns)
+    _add_unpacked(rows, need_of)
+    if rows:
         _fill_discrepancies(packages, rows)
     for row in rows.values():
         _judge_tps(row)
@@ -378,19 +377,53 @@ def _returned() -> tuple[str, list[Any]]:
     ), [Leg.RETURN, HandoverState.DISPATCHED]
 
 
-def _bast_flags(election: Election, root: str) -> tuple[str, str, list[Any]]:
-    """What package ``p``'s BAST lines say of it, as one number: 1 if it has come back (on a
-    return BAST the receiver has signed), 2 if it was received at a PPS by the end of the PPS
-    due date, 4 if at a PPK by the PPK's. The joins to add to the package's (each package's
-    lines by the lines' package index: the cost follows the region reconciled, not the
-    country's BASTs), and the aggregate over them for a query grouped by package."""
-    pps_deadline = _end_of(election.due_date(SiteKind.PPS), root)
-    ppk_deadline = _end_of(election.due_date(SiteKind.PPK), root)
-    joins = (
-        f'LEFT JOIN {_table(HandoverPackage)} hp ON hp."package_id" = p."id" '
-        f'LEFT JOIN {_table(Handover)} h ON h."id" = hp."handover_id" '
-        f'LEFT JOIN {_table(Site)} t ON t."id" = h."to_site_id"'
-    )
+def _deadlines(election: Election, root: str) -> list[Any]:
+    """The ends of the PPS and PPK due dates where ``root`` lies, as query parameters."""
+    return [
+        connection.ops.adapt_datetimefield_value(_end_of(election.due_date(kind), root))
+        for kind in (SiteKind.PPS, SiteKind.PPK)
+    ]
+
+
+def _reached(kind: str) -> tuple[str, list[Any]]:
+    """Package ``p`` was received at a site of ``kind`` (PPS or PPK) before a deadline, the
+    parameter left open (``%s``) at the end."""
+    return (
+        f"EXISTS (SELECT 1 FROM {_table(HandoverPackage)} hp "  # noqa: S608 - table names from the models, values as parameters
+        f'JOIN {_table(Handover)} h ON h."id" = hp."handover_id" '
+        f'JOIN {_table(Site)} t ON t."id" = h."to_site_id" '
+        'WHERE hp."package_id" = p."id" AND hp."received" = %s AND t."kind" = %s '
+        'AND h."received_at" < %s)'
+    ), [True, kind]
+
+
+def _package_facts_postgres(packages: _TpsPackages) -> tuple[str, list[Any]]:
+    """Per TPS: packages, dispatched, received at the TPS, returned, the last arrival, and
+    those received at a PPS and at a PPK in time. PostgreSQL runs each EXISTS as a hashed
+    sub-plan, read once, where the rows it needs fit in memory (per package otherwise)."""
+    returned, returned_params = _returned()
+    pps, pps_params = _reached(SiteKind.PPS)
+    ppk, ppk_params = _reached(SiteKind.PPK)
+    pps_end, ppk_end = _deadlines(packages.election, packages.root)
+    where, params = packages.where()
+    return (
+        'SELECT s."code", COUNT(*), '  # noqa: S608 - table names from the models, values as parameters
+        'SUM(CASE WHEN p."handover_id" IS NULL THEN 0 ELSE 1 END), '
+        'SUM(CASE WHEN p."received_at_tps" IS NULL THEN 0 ELSE 1 END), '
+        f"SUM(CASE WHEN {returned} THEN 1 ELSE 0 END), "
+        f'MAX(p."received_at_tps"), SUM(CASE WHEN {pps} THEN 1 ELSE 0 END), '
+        f"SUM(CASE WHEN {ppk} THEN 1 ELSE 0 END) "
+        f'FROM {packages.tables} WHERE {where} GROUP BY s."code"'
+    ), [*returned_params, *pps_params, pps_end, *ppk_params, ppk_end, *params]
+
+
+def _package_facts_sqlite(packages: _TpsPackages) -> tuple[str, list[Any]]:
+    """The same figures as ``_package_facts_postgres``. SQLite would run each EXISTS once
+    per package: here each package's BAST lines are joined once instead (by the lines'
+    package index) and summed up per package as flags (1 returned, 2 at a PPS in time, 4 at
+    a PPK in time), then per TPS."""
+    pps_end, ppk_end = _deadlines(packages.election, packages.root)
+    where, params = packages.where()
     flags = (
         'MAX(CASE WHEN h."leg" = %s AND h."state" <> %s THEN 1 ELSE 0 END) '
         '+ MAX(CASE WHEN hp."received" = %s AND t."kind" = %s AND h."received_at" < %s '
@@ -398,25 +431,44 @@ def _bast_flags(election: Election, root: str) -> tuple[str, str, list[Any]]:
         '+ MAX(CASE WHEN hp."received" = %s AND t."kind" = %s AND h."received_at" < %s '
         "THEN 4 ELSE 0 END)"
     )
+    flag_params: list[Any] = [Leg.RETURN, HandoverState.DISPATCHED]
+    flag_params += [True, SiteKind.PPS, pps_end, True, SiteKind.PPK, ppk_end]
     return (
-        joins,
-        flags,
-        [
-            Leg.RETURN,
-            HandoverState.DISPATCHED,
-            True,
-            SiteKind.PPS,
-            connection.ops.adapt_datetimefield_value(pps_deadline),
-            True,
-            SiteKind.PPK,
-            connection.ops.adapt_datetimefield_value(ppk_deadline),
-        ],
-    )
+        'SELECT x."code", COUNT(*), SUM(x."dispatched"), SUM(x."received"), '  # noqa: S608 - table names from the models, values as parameters
+        'SUM(x."flags" & 1), MAX(x."at"), SUM((x."flags" & 2) / 2), SUM((x."flags" & 4) / 4) '
+        'FROM (SELECT s."code" AS "code", '
+        'CASE WHEN p."handover_id" IS NULL THEN 0 ELSE 1 END AS "dispatched", '
+        'CASE WHEN p."received_at_tps" IS NULL THEN 0 ELSE 1 END AS "received", '
+        f'p."received_at_tps" AS "at", {flags} AS "flags" '
+        f"FROM {packages.tables} "
+        f'LEFT JOIN {_table(HandoverPackage)} hp ON hp."package_id" = p."id" '
+        f'LEFT JOIN {_table(Handover)} h ON h."id" = hp."handover_id" '
+        f'LEFT JOIN {_table(Site)} t ON t."id" = h."to_site_id" '
+        f"WHERE {where} "
+        'GROUP BY s."code", p."id", p."handover_id", p."received_at_tps") x GROUP BY x."code"'
+    ), [*flag_params, *params]
 
 
-def _fill_lines(packages: _TpsPackages, rows: dict[str, Row], *, returns: bool) -> None:
-    """Packed, dispatched, received at the TPS and, where any package has come back
-    (``returns``), returned, per TPS and item."""
+def _add_unpacked(rows: dict[str, Row], need_of: dict[str, dict[int, int]]) -> None:
+    """A line for each item a TPS needs and has nothing packed of."""
+    for code, row in rows.items():
+        need, lines = need_of[code], row.lines
+        if need.keys() <= lines.keys():
+            continue
+        for item_id, quantity in need.items():
+            if item_id not in lines:
+                lines[item_id] = Figures(quantity)
+
+
+def _fill_lines(
+    packages: _TpsPackages,
+    rows: dict[str, Row],
+    need_of: dict[str, dict[int, int]],
+    *,
+    returns: bool,
+) -> None:
+    """Per TPS and item: the need (``need_of``, by TPS code) and what was packed, dispatched,
+    received at the TPS and, where any package has come back (``returns``), returned."""
     where, params = packages.where()
     lines = f"{packages.tables} CROSS JOIN {_table(PackageLine)} l"
     found = _fetch(
@@ -426,21 +478,16 @@ def _fill_lines(packages: _TpsPackages, rows: dict[str, Row], *, returns: bool) 
         f'FROM {lines} WHERE {where} AND l."package_id" = p."id" GROUP BY s."code", l."item_id"',
         params,
     )
-    code_now, its_lines = None, None  # the rows come grouped by TPS: look each TPS up once
+    code_now, its_lines, need = None, None, {}  # consecutive rows mostly share their TPS
     for code, item_id, packed, dispatched, received in found:
         if code != code_now:
             code_now = code
             row = rows.get(code)
             its_lines = None if row is None else row.lines
+            need = need_of.get(code, {})
         if its_lines is None:  # a TPS outside the user's scope under a root they see: never
             continue
-        figures = its_lines.get(item_id)
-        if figures is None:
-            its_lines[item_id] = Figures(0, packed, dispatched, received)
-        else:
-            figures.packed = packed
-            figures.dispatched = dispatched
-            figures.received = received
+        its_lines[item_id] = Figures(need.get(item_id, 0), packed, dispatched, received)
     if not returns:
         return
     # Apart, with the test in the WHERE clause: that checks each package once, not each line.
@@ -461,21 +508,12 @@ def _fill_packages(packages: _TpsPackages, rows: dict[str, Row], today: dt.date)
     """How many packages each TPS has, dispatched, received and returned; when the last one
     arrived; how many reached a PPS, and a PPK, by that level's due date; and so whether the
     TPS is late."""
-    election, root = packages.election, packages.root
-    joins, flags, flag_params = _bast_flags(election, root)
-    where, params = packages.where()
-    # Grouped by package (its BAST lines joined), then by TPS.
-    found = _fetch(
-        'SELECT x."code", COUNT(*), SUM(x."dispatched"), SUM(x."received"), '  # noqa: S608 - table names from the models, values as parameters
-        'SUM(x."flags" & 1), MAX(x."at"), SUM((x."flags" & 2) / 2), SUM((x."flags" & 4) / 4) '
-        'FROM (SELECT s."code" AS "code", '
-        'CASE WHEN p."handover_id" IS NULL THEN 0 ELSE 1 END AS "dispatched", '
-        'CASE WHEN p."received_at_tps" IS NULL THEN 0 ELSE 1 END AS "received", '
-        f'p."received_at_tps" AS "at", {flags} AS "flags" '
-        f"FROM {packages.tables} {joins} WHERE {where} "
-        'GROUP BY s."code", p."id", p."handover_id", p."received_at_tps") x GROUP BY x."code"',
-        [*flag_params, *params],
-    )
+    election = packages.election
+    if connection.vendor == "postgresql":
+        sql, params = _package_facts_postgres(packages)
+    else:
+        sql, params = _package_facts_sqlite(packages)
+    found = _fetch(sql, params)
     in_time: dict[str, tuple[int, int]] = {}
     for code, total, dispatched, received, back, last, pps_in_time, ppk_in_time in found:
         row = rows.get(code)

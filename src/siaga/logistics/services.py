@@ -1138,8 +1138,8 @@ def ingest_scans(
 
 @dataclass(slots=True)
 class _Pkg:
-    """A package as the batch needs it; ``key`` and ``destination`` are database values (a
-    UUID on PostgreSQL, 32 hex digits on SQLite): no parsing per row."""
+    """A package as the batch needs it; ``key`` and ``destination`` are ids as the batch's
+    queries give them (``_Batch.uuid``): strings, quick to hash and to send back."""
 
     key: Any
     code: str
@@ -1153,10 +1153,32 @@ class _Pkg:
 
 @dataclass(slots=True)
 class _Part:
+    """A package's line on a BAST. Its seal lists are read from JSON only when a seal scan
+    needs them: a receipt batch changes ``received`` alone and writes the list back as read."""
+
     id: int
-    seals: list[str]
+    stored_seals: Any  # as the database gives JSON: text, or already a list
     received: bool
-    seals_seen: list[str]
+    stored_seen: Any
+    parsed_seals: list[str] | None = None
+    parsed_seen: list[str] | None = None
+
+    @property
+    def seals(self) -> list[str]:
+        if self.parsed_seals is None:
+            self.parsed_seals = _as_list(self.stored_seals)
+        return self.parsed_seals
+
+    @property
+    def seals_seen(self) -> list[str]:
+        if self.parsed_seen is None:
+            self.parsed_seen = _as_list(self.stored_seen)
+        return self.parsed_seen
+
+    def seen_json(self) -> str:
+        if self.parsed_seen is None and isinstance(self.stored_seen, str):
+            return self.stored_seen
+        return json.dumps(sorted(self.seals_seen))
 
 
 @dataclass(slots=True)
@@ -1167,10 +1189,18 @@ class _SealRow:
 
 
 def _canonical(key: Any) -> str:
-    """A database UUID value as text with dashes, as ``str(uuid)`` writes it."""
+    """An id as the batch holds it, as text with dashes (as ``str(uuid)`` writes it)."""
     if isinstance(key, uuid.UUID):
         return str(key)
+    if len(key) == 36:
+        return str(key)
     return f"{key[:8]}-{key[8:12]}-{key[12:16]}-{key[16:20]}-{key[20:]}"
+
+
+def _id_text(column: str) -> str:
+    """A uuid column read as text: its text form on PostgreSQL (not a ``uuid.UUID``, whose
+    hash is computed in Python on every dictionary look-up), its stored hex on SQLite."""
+    return f"{column}::text" if bulk.postgres() else column
 
 
 @dataclass(slots=True)
@@ -1183,6 +1213,7 @@ class _Leg:
     text: str
     site_text: str
     unit: str
+    allowed: bool  # the user may sign for its receiver
 
 
 def _as_list(value: Any) -> list[str]:
@@ -1202,7 +1233,12 @@ class _Batch:
         self.facts: list[ledger.Fact] = []
         self.trouble: list[tuple[str, Handover, _Pkg | None, dict[str, Any]]] = []
         self.connection = connections[DEFAULT_DB_ALIAS]
-        self.uuid = (lambda u: u) if bulk.postgres() else (lambda u: u.hex if u else None)
+        # Ids as the batch's queries read them (``_id_text``) and as its writes send them.
+        self.uuid = (
+            (lambda u: None if u is None else str(u))
+            if bulk.postgres()
+            else (lambda u: u.hex if u else None)
+        )
         self.times: dict[dt.datetime, Any] = {}
         self.messages: dict[str, str] = {}
 
@@ -1234,7 +1270,8 @@ def _ingest(
     earlier = {
         pk: (action, code, status, error)
         for pk, action, code, status, error in _read(
-            f'SELECT "id", "action", "code", "status", "error" FROM "{Scan._meta.db_table}" '  # noqa: S608
+            f'SELECT {_id_text('"id"')}, "action", "code", "status", "error" '  # noqa: S608
+            f'FROM "{Scan._meta.db_table}" '
             f"WHERE {condition}",
             params,
         )
@@ -1258,10 +1295,6 @@ def _ingest(
         .select_related("to_site__owner_unit")
         .filter(pk__in={s.handover_id for s in fresh})
     }
-    allowed = {
-        pk: user_can(actor, Action.SIGN_HANDOVER, h.to_site.region_id)
-        for pk, h in handovers.items()
-    }
     legs = {
         pk: _Leg(
             h,
@@ -1270,6 +1303,7 @@ def _ingest(
             str(pk),
             str(h.to_site_id),
             unit_covering(actor, h.to_site.region_id),
+            user_can(actor, Action.SIGN_HANDOVER, h.to_site.region_id),
         )
         for pk, h in handovers.items()
     }
@@ -1278,7 +1312,8 @@ def _ingest(
     seals = {
         serial: _SealRow(serial, package, state)
         for serial, package, state in _read(
-            f'SELECT "serial", "package_id", "state" FROM "{Seal._meta.db_table}" '  # noqa: S608
+            f'SELECT "serial", {_id_text('"package_id"')}, "state" '  # noqa: S608
+            f'FROM "{Seal._meta.db_table}" '
             f"WHERE {condition}",
             params,
         )
@@ -1294,21 +1329,19 @@ def _ingest(
     packages = {p.code: p for p in by_key.values()}
     parts = _parts([leg.key for leg in legs.values()], list(by_key))
     for scan in fresh:
-        handover = handovers.get(scan.handover_id)
-        if handover is None:
+        leg = legs.get(scan.handover_id)
+        if leg is None:
             outcomes[scan.id] = batch.outcome(scan.id, 404, "handover_unknown")
             continue
-        if not allowed[handover.pk]:
+        if not leg.allowed:
             outcomes[scan.id] = batch.outcome(scan.id, 403, "handover_out_of_scope")
             continue
-        if handover.state != HandoverState.DISPATCHED:
+        if leg.handover.state != HandoverState.DISPATCHED:
             outcome = batch.outcome(scan.id, 409, "handover_closed")
         elif scan.action == ScanAction.RECEIVE:
-            outcome = _receive_scan(batch, scan, legs[handover.pk], packages.get(scan.code), parts)
+            outcome = _receive_scan(batch, scan, leg, packages.get(scan.code), parts)
         else:
-            outcome = _seal_scan(
-                batch, scan, legs[handover.pk], seals.get(scan.code), by_key, packages, parts
-            )
+            outcome = _seal_scan(batch, scan, leg, seals.get(scan.code), by_key, packages, parts)
         outcomes[scan.id] = outcome
         package = packages.get(outcome.package or "")
         batch.scan_rows.append(
@@ -1316,8 +1349,8 @@ def _ingest(
                 batch.uuid(scan.id),
                 scan.action,
                 scan.code,
-                legs[handover.pk].to_site,
-                legs[handover.pk].key,
+                leg.to_site,
+                leg.key,
                 package.key if package else None,
                 actor.pk,
                 batch.time(scan.at or now),
@@ -1331,7 +1364,8 @@ def _ingest(
 def _packages(column: str, values: list[Any], cast: str) -> dict[str, _Pkg]:
     condition, params = bulk.where_in(f'p."{column}"', values, cast)
     rows = _read(
-        f'SELECT p."id", p."code", p."destination_id", d."region_id" '  # noqa: S608
+        f'SELECT {_id_text('p."id"')}, p."code", {_id_text('p."destination_id"')}, '  # noqa: S608
+        'd."region_id" '
         f'FROM "{Package._meta.db_table}" p JOIN "{Site._meta.db_table}" d '
         f'ON d."id" = p."destination_id" WHERE {condition}',
         params,
@@ -1346,12 +1380,13 @@ def _parts(handovers: list[Any], packages: list[Any]) -> dict[tuple[Any, Any], _
     on_handover, first = bulk.where_in('"handover_id"', handovers, "uuid")
     on_package, second = bulk.where_in('"package_id"', packages, "uuid")
     rows = _read(
-        f'SELECT "id", "handover_id", "package_id", "seals", "received", "seals_seen" '  # noqa: S608
+        f'SELECT "id", {_id_text('"handover_id"')}, {_id_text('"package_id"')}, '  # noqa: S608
+        '"seals", "received", "seals_seen" '
         f'FROM "{HandoverPackage._meta.db_table}" WHERE {on_handover} AND {on_package}',
         first + second,
     )
     return {
-        (handover, package): _Part(pk, _as_list(seals), bool(received), _as_list(seen))
+        (handover, package): _Part(pk, seals, bool(received), seen)
         for pk, handover, package, seals, received, seen in rows
     }
 
@@ -1491,10 +1526,7 @@ def _write_batch(batch: _Batch) -> None:
             "id",
             ["received", "seals_seen"],
             ["boolean", "jsonb", "bigint"],
-            [
-                (part.received, json.dumps(sorted(part.seals_seen)), part.id)
-                for part in batch.parts_changed.values()
-            ],
+            [(part.received, part.seen_json(), part.id) for part in batch.parts_changed.values()],
         )
         bulk.insert(
             cursor,

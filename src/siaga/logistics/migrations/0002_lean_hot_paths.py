@@ -47,12 +47,30 @@ class Migration(migrations.Migration):
         ),
         migrations.AlterField(
             model_name="package",
+            name="code",
+            field=models.CharField(max_length=40, verbose_name="code"),
+        ),
+        migrations.AlterField(
+            model_name="package",
             name="election",
             field=models.ForeignKey(
                 db_index=False,
                 on_delete=django.db.models.deletion.PROTECT,
                 related_name="+",
                 to="logistics.election",
+            ),
+        ),
+        migrations.AlterField(
+            model_name="package",
+            name="handover",
+            field=models.ForeignKey(
+                blank=True,
+                db_index=False,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="+",
+                to="logistics.handover",
+                verbose_name="last handover",
             ),
         ),
         migrations.AlterField(
@@ -125,5 +143,9 @@ class Migration(migrations.Migration):
                 related_name="+",
                 to="sites.site",
             ),
+        ),
+        migrations.AddConstraint(
+            model_name="package",
+            constraint=models.UniqueConstraint(fields=("code",), name="package_code_once"),
         ),
     ]
