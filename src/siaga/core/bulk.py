@@ -12,10 +12,12 @@ in-process at little cost.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import connection
+from psycopg.types.uuid import UUIDBinaryDumper
 
 ROWS_PER_STATEMENT = 500
 
@@ -65,14 +67,38 @@ def where_in(column: str, values: Sequence[Any], cast: str) -> tuple[str, list[A
     return f"{column} IN ({', '.join(['%s'] * len(values))})", list(values)
 
 
-def insert(cursor: Any, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
-    """Insert ``rows`` (tuples in ``columns`` order, values ready for the database)."""
+class _UuidBinaryDumper(UUIDBinaryDumper):
+    """A uuid in COPY's binary form from a ``uuid.UUID`` or from its text (the batch paths
+    hold ids as text: quicker to hash)."""
+
+    def dump(self, obj: Any) -> bytes:
+        if isinstance(obj, str):
+            return bytes.fromhex(obj.replace("-", ""))
+        return bytes(super().dump(obj) or b"")
+
+
+def insert(
+    cursor: Any,
+    table: str,
+    columns: Sequence[str],
+    rows: list[tuple[Any, ...]],
+    *,
+    types: Sequence[str] = (),
+) -> None:
+    """Insert ``rows`` (tuples in ``columns`` order, values ready for the database). With
+    the columns' PostgreSQL ``types``, PostgreSQL takes the rows in COPY's binary form, which
+    costs the driver and the server less than text to write and to read."""
     if not rows:
         return
     names = ", ".join(f'"{c}"' for c in columns)
     if postgres():
         # COPY: the rows stream in PostgreSQL's own format, with no statement to parse.
-        with cursor.cursor.copy(f'COPY "{table}" ({names}) FROM STDIN') as copy:
+        raw = cursor.cursor
+        binary = " (FORMAT BINARY)" if types else ""
+        with raw.copy(f'COPY "{table}" ({names}) FROM STDIN{binary}') as copy:
+            if types:
+                raw.adapters.register_dumper(uuid.UUID, _UuidBinaryDumper)
+                copy.set_types(list(types))
             for row in rows:
                 copy.write_row(row)
         return

@@ -190,7 +190,9 @@ def append_many(facts: Sequence[Fact], *, returning: bool = True) -> list[Entry]
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 # COPY: no statement of eleven parameters per row for the driver to build.
-                bulk.insert(cursor, Entry._meta.db_table, _ENTRY_COLUMNS, entry_rows)
+                bulk.insert(
+                    cursor, Entry._meta.db_table, _ENTRY_COLUMNS, entry_rows, types=_ENTRY_TYPES
+                )
             else:
                 insert_rows(cursor, _INSERT_ENTRY, entry_rows)
             insert_nodes(cursor, node_rows)
@@ -224,6 +226,20 @@ _ENTRY_COLUMNS = (
     "subject_id",
     "payload",
     "leaf_hash",
+)
+# The columns' PostgreSQL types, for COPY's binary form.
+_ENTRY_TYPES = (
+    "int8",
+    "uuid",
+    "timestamptz",
+    "varchar",
+    "varchar",
+    "varchar",
+    "varchar",
+    "varchar",
+    "varchar",
+    "text",
+    "bytea",
 )
 _INSERT_NODE = f"INSERT INTO {Node._meta.db_table} (key, hash) VALUES "  # noqa: S608
 ROWS_PER_STATEMENT = 500

@@ -1491,6 +1491,21 @@ def _seal_scan(
     return batch.outcome(scan.id, 201, "", package.code)
 
 
+# The scan row's columns as PostgreSQL types them, for COPY's binary form.
+_SCAN_TYPES = (
+    "uuid",
+    "varchar",
+    "varchar",
+    "uuid",
+    "uuid",
+    "uuid",
+    "int8",
+    "timestamptz",
+    "int2",
+    "varchar",
+)
+
+
 def _write_batch(batch: _Batch) -> None:
     now = batch.time(batch.now)
     with connection.cursor() as cursor:
@@ -1544,6 +1559,7 @@ def _write_batch(batch: _Batch) -> None:
                 "error",
             ],
             batch.scan_rows,
+            types=_SCAN_TYPES,
         )
     if batch.facts:
         ledger.append_many(batch.facts, returning=False)
