@@ -237,11 +237,11 @@ def visible_region(user: Any, code: str) -> Region:
 
 
 def _subtree(field_name: str, root: str) -> Q:
-    """Codes at or under ``root``: a range an index can serve ('/' follows '.'), narrowed to
-    ``root`` itself and the codes below it."""
-    return Q(**{f"{field_name}__gte": root, f"{field_name}__lt": root + "/"}) & (
-        Q(**{field_name: root}) | Q(**{f"{field_name}__gt": root + "."})
-    )
+    """Codes at or under ``root``, as one range an index serves and the planner can estimate
+    ('/' follows '.'). A Kemendagri code is dotted digits of fixed widths
+    (``regions.codes``), so the only codes in the range are ``root`` and those that begin with
+    ``root`` and a dot."""
+    return Q(**{f"{field_name}__gte": root, f"{field_name}__lt": root + "/"})
 
 
 class _Needs:
@@ -347,11 +347,10 @@ class _TpsPackages:
         """Conditions on ``s`` and ``p``; void packages count only with ``void``."""
         sql = (
             'p."destination_id" = s."id" AND s."kind" = %s '
-            'AND s."region_id" >= %s AND s."region_id" < %s '
-            'AND (s."region_id" = %s OR s."region_id" > %s) AND p."election_id" = %s'
+            'AND s."region_id" >= %s AND s."region_id" < %s AND p."election_id" = %s'
         )
-        root = self.root
-        params = [SiteKind.TPS, root, root + "/", root, root + ".", self.election.pk]
+        root = self.root  # the range of _subtree
+        params = [SiteKind.TPS, root, root + "/", self.election.pk]
         if not void:
             sql += ' AND p."state" <> %s'
             params.append(PackageState.VOID)
@@ -385,43 +384,14 @@ def _deadlines(election: Election, root: str) -> list[Any]:
     ]
 
 
-def _reached(kind: str) -> tuple[str, list[Any]]:
-    """Package ``p`` was received at a site of ``kind`` (PPS or PPK) before a deadline, the
-    parameter left open (``%s``) at the end."""
-    return (
-        f"EXISTS (SELECT 1 FROM {_table(HandoverPackage)} hp "  # noqa: S608 - table names from the models, values as parameters
-        f'JOIN {_table(Handover)} h ON h."id" = hp."handover_id" '
-        f'JOIN {_table(Site)} t ON t."id" = h."to_site_id" '
-        'WHERE hp."package_id" = p."id" AND hp."received" = %s AND t."kind" = %s '
-        'AND h."received_at" < %s)'
-    ), [True, kind]
-
-
-def _package_facts_postgres(packages: _TpsPackages) -> tuple[str, list[Any]]:
+def _package_facts(packages: _TpsPackages) -> tuple[str, list[Any]]:
     """Per TPS: packages, dispatched, received at the TPS, returned, the last arrival, and
-    those received at a PPS and at a PPK in time. PostgreSQL runs each EXISTS as a hashed
-    sub-plan, read once, where the rows it needs fit in memory (per package otherwise)."""
-    returned, returned_params = _returned()
-    pps, pps_params = _reached(SiteKind.PPS)
-    ppk, ppk_params = _reached(SiteKind.PPK)
-    pps_end, ppk_end = _deadlines(packages.election, packages.root)
-    where, params = packages.where()
-    return (
-        'SELECT s."code", COUNT(*), '  # noqa: S608 - table names from the models, values as parameters
-        'SUM(CASE WHEN p."handover_id" IS NULL THEN 0 ELSE 1 END), '
-        'SUM(CASE WHEN p."received_at_tps" IS NULL THEN 0 ELSE 1 END), '
-        f"SUM(CASE WHEN {returned} THEN 1 ELSE 0 END), "
-        f'MAX(p."received_at_tps"), SUM(CASE WHEN {pps} THEN 1 ELSE 0 END), '
-        f"SUM(CASE WHEN {ppk} THEN 1 ELSE 0 END) "
-        f'FROM {packages.tables} WHERE {where} GROUP BY s."code"'
-    ), [*returned_params, *pps_params, pps_end, *ppk_params, ppk_end, *params]
-
-
-def _package_facts_sqlite(packages: _TpsPackages) -> tuple[str, list[Any]]:
-    """The same figures as ``_package_facts_postgres``. SQLite would run each EXISTS once
-    per package: here each package's BAST lines are joined once instead (by the lines'
-    package index) and summed up per package as flags (1 returned, 2 at a PPS in time, 4 at
-    a PPK in time), then per TPS."""
+    those received at a PPS and at a PPK in time. Each package's BAST lines are joined once
+    (by the lines' package index, then each line's handover and its receiver by their keys)
+    and summed up per package as flags (1 returned, 2 at a PPS in time, 4 at a PPK in time),
+    then per TPS. The cost follows the packages of the region, not the country's BASTs: an
+    EXISTS per flag ran as a sub-plan per package that PostgreSQL, with the national TPS
+    registry loaded, chose to answer by scanning every handover (0.5 s for a kabupaten)."""
     pps_end, ppk_end = _deadlines(packages.election, packages.root)
     where, params = packages.where()
     flags = (
@@ -509,10 +479,7 @@ def _fill_packages(packages: _TpsPackages, rows: dict[str, Row], today: dt.date)
     arrived; how many reached a PPS, and a PPK, by that level's due date; and so whether the
     TPS is late."""
     election = packages.election
-    if connection.vendor == "postgresql":
-        sql, params = _package_facts_postgres(packages)
-    else:
-        sql, params = _package_facts_sqlite(packages)
+    sql, params = _package_facts(packages)
     found = _fetch(sql, params)
     in_time: dict[str, tuple[int, int]] = {}
     for code, total, dispatched, received, back, last, pps_in_time, ppk_in_time in found:
