@@ -127,19 +127,35 @@ def update(
     if not rows:
         return
     if postgres():
-        arrays = [
-            array(column, cast) for column, cast in zip(zip(*rows, strict=True), casts, strict=True)
-        ]
-        unnest = ", ".join(f"%s::{cast}[]" for cast in casts)
-        names = ", ".join([f'"{c}"' for c in columns] + ["__key"])
-        sets = ", ".join(
-            f'"{c}" = COALESCE(v."{c}", t."{c}")' if c in keep else f'"{c}" = v."{c}"'
-            for c in columns
-        )
+        # A column with one value for every row (a state, the batch's time) goes as that one
+        # value, not as an array of a thousand copies; the others go as arrays, unnested.
+        values = list(zip(*rows, strict=True))
+        assignments: list[str] = []
+        params: list[Any] = []
+        unnested: list[tuple[str, str]] = []
+        arrays: list[str] = []
+        for name, cast, column in zip(columns, casts, values, strict=False):
+            first = column[0]
+            if column.count(first) == len(column):
+                value = f"%s::{cast}"
+                params.append(first)
+            else:
+                value = f'v."{name}"'
+                unnested.append((name, cast))
+                arrays.append(array(column, cast))
+            assignments.append(
+                f'"{name}" = COALESCE({value}, t."{name}")'
+                if name in keep
+                else f'"{name}" = {value}'
+            )
+        unnested.append(("__key", casts[-1]))
+        arrays.append(array(values[-1], casts[-1]))
+        unnest = ", ".join(f"%s::{cast}[]" for _name, cast in unnested)
+        names = ", ".join(f'"{name}"' for name, _cast in unnested)
         cursor.execute(
-            f'UPDATE "{table}" AS t SET {sets} FROM unnest({unnest}) AS v({names}) '  # noqa: S608 - names from model metadata, values bound
-            f'WHERE t."{key}" = v.__key',
-            arrays,
+            f'UPDATE "{table}" AS t SET {", ".join(assignments)} FROM unnest({unnest}) '  # noqa: S608 - names from model metadata, values bound
+            f'AS v({names}) WHERE t."{key}" = v."__key"',
+            [*params, *arrays],
         )
         return
     sets = ", ".join(

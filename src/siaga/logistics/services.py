@@ -1277,10 +1277,12 @@ def _ingest(
         )
     }
     fresh: list[ScanIn] = []
+    fresh_keys: list[Any] = []  # their ids as the database takes them
     for scan, key in zip(scans, ids, strict=True):
         first = earlier.get(key)
         if first is None:
             fresh.append(scan)
+            fresh_keys.append(key)
         elif (first[0], first[1]) != (scan.action, scan.code):
             outcomes[scan.id] = batch.outcome(scan.id, 409, "id_reused")
         else:
@@ -1328,7 +1330,7 @@ def _ingest(
     by_key.update({p.key: p for p in _packages("id", list(more), "uuid").values()})
     packages = {p.code: p for p in by_key.values()}
     parts = _parts([leg.key for leg in legs.values()], list(by_key))
-    for scan in fresh:
+    for scan, key in zip(fresh, fresh_keys, strict=True):
         leg = legs.get(scan.handover_id)
         if leg is None:
             outcomes[scan.id] = batch.outcome(scan.id, 404, "handover_unknown")
@@ -1339,14 +1341,18 @@ def _ingest(
         if leg.handover.state != HandoverState.DISPATCHED:
             outcome = batch.outcome(scan.id, 409, "handover_closed")
         elif scan.action == ScanAction.RECEIVE:
-            outcome = _receive_scan(batch, scan, leg, packages.get(scan.code), parts)
+            outcome = _receive_scan(
+                batch, scan, _canonical(key), leg, packages.get(scan.code), parts
+            )
         else:
-            outcome = _seal_scan(batch, scan, leg, seals.get(scan.code), by_key, packages, parts)
+            outcome = _seal_scan(
+                batch, scan, _canonical(key), leg, seals.get(scan.code), by_key, packages, parts
+            )
         outcomes[scan.id] = outcome
         package = packages.get(outcome.package or "")
         batch.scan_rows.append(
             (
-                batch.uuid(scan.id),
+                key,
                 scan.action,
                 scan.code,
                 leg.to_site,
@@ -1408,6 +1414,7 @@ def _scan_fact(
 def _receive_scan(
     batch: _Batch,
     scan: ScanIn,
+    scan_text: str,
     leg: _Leg,
     package: _Pkg | None,
     parts: dict[tuple[Any, Any], _Part],
@@ -1437,7 +1444,7 @@ def _receive_scan(
             batch,
             leg,
             code=package.code,
-            scan=str(scan.id),
+            scan=scan_text,
         )
     )
     return batch.outcome(scan.id, 201, "", package.code)
@@ -1446,6 +1453,7 @@ def _receive_scan(
 def _seal_scan(
     batch: _Batch,
     scan: ScanIn,
+    scan_text: str,
     leg: _Leg,
     seal: _SealRow | None,
     by_key: dict[Any, _Pkg],
@@ -1485,7 +1493,7 @@ def _seal_scan(
             batch,
             leg,
             package=package.id,
-            scan=str(scan.id),
+            scan=scan_text,
         )
     )
     return batch.outcome(scan.id, 201, "", package.code)
