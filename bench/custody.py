@@ -24,14 +24,19 @@ On PostgreSQL the generator ends with ANALYZE, as autovacuum would after a bulk 
 Measured:
 1. Batch scan ingest through ``siaga.logistics.services.ingest_scans`` (validate, state update,
    Scan row and ledger entry per scan) in batches of ``--batch``: receive scans for the packages
-   of dispatched handovers, then seal scans for their seals, ``--scans`` in all. Baseline: the
-   same number of plain rows inserted with executemany into a scratch table, same batches.
+   of dispatched handovers, then seal scans for their seals, ``--scans`` in all, by one client;
+   then as many again by ``--clients`` processes at once (default: one per CPU), each on other
+   BASTs, as phones reach the server's worker processes together. The target is judged on
+   the better of the two arrangements (SQLite writes one transaction at a time, so its
+   clients only wait on each other). Baseline: the same number of plain rows inserted with
+   executemany into a scratch table, same batches, one client.
 2. Reconciliation of one kabupaten (``--kabupaten``, default 16.08) through
    ``selectors.reconcile``, next to raw SQL GROUP BYs giving the same totals (checked equal).
 3. The national needs roll-up by province (``needs.needs_by_region``, with ``--national``) next
    to a raw SQL aggregate and to its own query run raw (TPS, voters, ballots checked equal).
 Then the ledger is verified (``--no-verify`` skips it); ``--profile FILE`` writes cProfile
-data for the ingest (FILE) and one reconciliation (FILE.reconcile).
+data for the one-client ingest (FILE) and one reconciliation (FILE.reconcile); ``--keep``
+keeps the SQLite database to look into.
 Peak memory: ru_maxrss of this process (``--tracemalloc`` adds Python's own peak, slowly).
 
 Targets (the issue): generator under 1 GB peak; ingest >= 5,000 scans/s on SQLite and >= 10,000
@@ -1082,18 +1087,21 @@ def main() -> None:
                 else "  (not the full size: national registry off or --tps-scale)"
             )
         )
-        judged = together or both
+        # The machine's ingest rate is the better of its two arrangements: PostgreSQL serves
+        # several clients at once (the server's worker processes); SQLite writes one
+        # transaction at a time, and clients at once only wait on each other.
+        arrangements = [(both, "one client")]
         if together is not None:
-            print(
-                f"  scan ingest, one client {both.rate:,.0f}/s (raw executemany "
-                f"{baseline.rate:,.0f}/s, ratio {both.rate / baseline.rate:.2f})"
+            arrangements.append((together, f"{args.clients} clients at once"))
+        judged = max(arrangements, key=lambda pair: pair[0].rate)[0]
+        for result, label in arrangements:
+            line = (
+                f"  scan ingest, {label} {result.rate:,.0f}/s (raw executemany "
+                f"{baseline.rate:,.0f}/s, ratio {result.rate / baseline.rate:.2f})"
             )
-        print(
-            f"  scan ingest{'' if together is None else f', {args.clients} clients at once'} "
-            f"{judged.rate:,.0f}/s (raw executemany {baseline.rate:,.0f}/s, ratio "
-            f"{judged.rate / baseline.rate:.2f})   target >= {target:,}/s on {vendor}: "
-            f"{verdict(judged.rate >= target)}"
-        )
+            if result is judged:
+                line += f"   target >= {target:,}/s on {vendor}: {verdict(result.rate >= target)}"
+            print(line)
         print(
             f"  kabupaten reconciliation {reconcile_ms:.1f} ms (raw SQL {recon_raw_ms:.1f} ms, "
             f"ratio {reconcile_ms / recon_raw_ms:.1f})   target < {TARGET_RECONCILE_MS:.0f} ms: "
