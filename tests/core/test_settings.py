@@ -96,7 +96,8 @@ def test_postgres_options_in_the_url_are_kept(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv(
-        "SIAGA_DB", "postgres://siaga@db.internal/siaga?sslmode=require&options=-c%20work_mem%3D64MB"
+        "SIAGA_DB",
+        "postgres://siaga@db.internal/siaga?sslmode=require&options=-c%20work_mem%3D64MB",
     )
     config = env.env_database("SIAGA_DB", tmp_path)
     assert config["OPTIONS"] == {"sslmode": "require", "options": "-c work_mem=64MB -c jit=off"}
