@@ -973,9 +973,9 @@ def main() -> None:
         for result in (both, together):
             if result is not None and set(result.statuses) != {201}:
                 problems.append(f"scans answered {dict(result.statuses)}, not all 201")
+        ingested = [(receive, seals)] + (plans if together is not None else [])
         problems += check_ingest(
-            len(receive) + sum(len(r) for r, _s in plans) * (together is not None),
-            len(seals) + sum(len(s) for _r, s in plans) * (together is not None),
+            sum(len(r) for r, _s in ingested), sum(len(s) for _r, s in ingested)
         )
 
         print(f"\n  reconciliation of kabupaten {kabupaten} (median of {REPEAT} after a cold run):")

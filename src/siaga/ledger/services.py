@@ -188,13 +188,11 @@ def append_many(facts: Sequence[Fact], *, returning: bool = True) -> list[Entry]
         size += 1
     if entry_rows:
         with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                # COPY: no statement of eleven parameters per row for the driver to build.
-                bulk.insert(
-                    cursor, Entry._meta.db_table, _ENTRY_COLUMNS, entry_rows, types=_ENTRY_TYPES
-                )
-            else:
-                insert_rows(cursor, _INSERT_ENTRY, entry_rows)
+            # COPY on PostgreSQL (no statement of eleven parameters per row for the driver to
+            # build), multi-row INSERTs on SQLite.
+            bulk.insert(
+                cursor, Entry._meta.db_table, _ENTRY_COLUMNS, entry_rows, types=_ENTRY_TYPES
+            )
             insert_nodes(cursor, node_rows)
         with connection.cursor() as cursor:
             cursor.execute(_SET_HEAD, [size, HEAD_ID])
@@ -285,19 +283,13 @@ def _check_text(payload: str, fact: Fact, checked: set[tuple[str, ...]] | None =
     SQLite does not: refuse both on every database alike. ``checked`` holds the texts found
     good already in this batch, so that a batch's shared actor, unit, region and kind are
     looked at once."""
-    texts: tuple[str, ...] = (
-        fact.actor,
-        fact.unit,
-        fact.region,
-        fact.kind,
-        fact.subject_type,
-        fact.subject_id,
-    )
-    if checked is not None and texts[:5] in checked:
-        names: Iterable[tuple[str, int]] = (("subject_id", _LIMITS["subject_id"]),)
-        texts = texts[5:]
+    shared = (fact.actor, fact.unit, fact.region, fact.kind, fact.subject_type)
+    names: Iterable[tuple[str, int]]
+    texts: tuple[str, ...]
+    if checked is not None and shared in checked:
+        names, texts = (("subject_id", _LIMITS["subject_id"]),), (fact.subject_id,)
     else:
-        names = _LIMITS.items()
+        names, texts = _LIMITS.items(), (*shared, fact.subject_id)
     for name, limit in names:
         if len(getattr(fact, name)) > limit:
             raise InvalidInput(
@@ -314,7 +306,7 @@ def _check_text(payload: str, fact: Fact, checked: set[tuple[str, ...]] | None =
             _("Ledger text cannot contain the NUL character (U+0000)."),
         )
     if checked is not None:
-        checked.add((fact.actor, fact.unit, fact.region, fact.kind, fact.subject_type))
+        checked.add(shared)
 
 
 def _contains_nul(value: Any) -> bool:

@@ -1190,9 +1190,7 @@ class _SealRow:
 
 def _canonical(key: Any) -> str:
     """An id as the batch holds it, as text with dashes (as ``str(uuid)`` writes it)."""
-    if isinstance(key, uuid.UUID):
-        return str(key)
-    if len(key) == 36:
+    if isinstance(key, uuid.UUID) or len(key) == 36:
         return str(key)
     return f"{key[:8]}-{key[8:12]}-{key[12:16]}-{key[16:20]}-{key[20:]}"
 
