@@ -79,12 +79,18 @@ class Figures:
         return tuple(getattr(self, name) for name in FIGURES)
 
 
+Counts = tuple[int, ...]  # the six FIGURES of one item, in their order
+
+
 @dataclass(slots=True)
 class Row:
     """One line of the reconciliation: a TPS, or a region summing its TPS.
 
-    ``lines`` holds the figures per item id; ``total`` sums them (plus damage recorded against
-    a package without an item). A region counts its TPS with each flag; a TPS counts 0 or 1."""
+    ``counts`` holds the figures per item id as plain tuples of ints (``lines`` gives them as
+    ``Figures``): the garbage collector stops tracking such a tuple, so a kabupaten's tens of
+    thousands of them are not walked again by every full collection while the result lives.
+    ``total`` sums them (plus damage recorded against a package without an item). A region
+    counts its TPS with each flag; a TPS counts 0 or 1."""
 
     code: str  # the region's code, or the TPS's site code
     name: str
@@ -94,7 +100,7 @@ class Row:
     last_received: dt.datetime | None = None
     voters: int = 0
     tps: int = 0
-    lines: dict[int, Figures] = field(default_factory=dict)
+    counts: dict[int, Counts] = field(default_factory=dict)
     total: Figures = field(default_factory=Figures)
     packages: int = 0
     packages_dispatched: int = 0
@@ -109,31 +115,29 @@ class Row:
     missed_pps: int = 0
     missed_ppk: int = 0
 
-    def line(self, item_id: int) -> Figures:
-        found = self.lines.get(item_id)
-        if found is None:
-            found = self.lines[item_id] = Figures()
-        return found
+    @property
+    def lines(self) -> dict[int, Figures]:
+        """The figures per item id."""
+        return {item_id: Figures(*counts) for item_id, counts in self.counts.items()}
 
-    def absorb(self, other: Row) -> None:
-        for item_id, figures in other.lines.items():
-            self.line(item_id).add(figures)
+    def absorb(self, other: Row, parts: dict[int, list[Counts]]) -> None:
+        """Add ``other``'s figures to this row's; its items' go into ``parts`` to be summed
+        by ``settle`` (column by column, which is quicker than adding tuple by tuple)."""
+        for item_id, counts in other.counts.items():
+            found = parts.get(item_id)
+            if found is None:
+                parts[item_id] = [counts]
+            else:
+                found.append(counts)
         self.total.add(other.total)
-        for name in (
-            "voters",
-            "tps",
-            "packages",
-            "packages_dispatched",
-            "packages_received",
-            "packages_returned",
-            "shortage",
-            "excess",
-            "wrong_destination",
-            "late_tps",
-            "missed_pps",
-            "missed_ppk",
-        ):
+        for name in _SUMMED:
             setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    def settle(self, parts: dict[int, list[Counts]]) -> None:
+        """The items' figures: what ``absorb`` gathered, summed."""
+        self.counts = {
+            item_id: tuple(map(sum, zip(*found, strict=True))) for item_id, found in parts.items()
+        }
 
     @property
     def flags(self) -> list[str]:
@@ -147,6 +151,22 @@ class Row:
             )
             if on
         ]
+
+
+_SUMMED = (
+    "voters",
+    "tps",
+    "packages",
+    "packages_dispatched",
+    "packages_received",
+    "packages_returned",
+    "shortage",
+    "excess",
+    "wrong_destination",
+    "late_tps",
+    "missed_pps",
+    "missed_ppk",
+)
 
 
 @dataclass
@@ -177,18 +197,20 @@ class Reconciliation:
         if level == TPS_LEVEL:
             return list(self.tps)
         width = CODE_WIDTH[level]
-        groups: dict[str, Row] = {}
+        groups: dict[str, tuple[Row, dict[int, list[Counts]]]] = {}
         for tps in self.tps:
             code = tps.region[:width]
-            group = groups.get(code)
-            if group is None:
-                group = groups[code] = Row(
+            found = groups.get(code)
+            if found is None:
+                group = Row(
                     code=code, name=self.region_names.get(code, code), level=level, region=code
                 )
-            group.absorb(tps)
-        for group in groups.values():
+                found = groups[code] = (group, {})
+            found[0].absorb(tps, found[1])
+        for group, parts in groups.values():
+            group.settle(parts)
             self._judge_group(group)
-        return sorted(groups.values(), key=lambda r: r.code)
+        return sorted((group for group, _parts in groups.values()), key=lambda r: r.code)
 
     def children(self) -> list[Row]:
         return self.rollup(self.child_level)
@@ -201,8 +223,10 @@ class Reconciliation:
             level=self.level,
             region=self.root,
         )
+        parts: dict[int, list[Counts]] = {}
         for tps in self.tps:
-            row.absorb(tps)
+            row.absorb(tps, parts)
+        row.settle(parts)
         self._judge_group(row)
         return row
 
@@ -302,11 +326,11 @@ def reconcile(
     if rows:
         packages = _TpsPackages(election, root.code)
         _fill_packages(packages, rows, day)
-        returns = any(row.packages_returned for row in rows.values())
-        _fill_lines(packages, rows, need_of, returns=returns)
+        extra = _damaged(packages, rows)
+        if any(row.packages_returned for row in rows.values()):
+            _add_returned(packages, extra)
+        _fill_lines(packages, rows, need_of, extra)
     _add_unpacked(rows, need_of)
-    if rows:
-        _fill_discrepancies(packages, rows)
     for row in rows.values():
         _judge_tps(row)
     names = dict(Region.objects.filter(_subtree("code", root.code)).values_list("code", "name"))
@@ -422,56 +446,69 @@ def _package_facts(packages: _TpsPackages) -> tuple[str, list[Any]]:
 def _add_unpacked(rows: dict[str, Row], need_of: dict[str, dict[int, int]]) -> None:
     """A line for each item a TPS needs and has nothing packed of."""
     for code, row in rows.items():
-        need, lines = need_of[code], row.lines
-        if need.keys() <= lines.keys():
+        need, counts = need_of[code], row.counts
+        if need.keys() <= counts.keys():
             continue
         for item_id, quantity in need.items():
-            if item_id not in lines:
-                lines[item_id] = Figures(quantity)
+            if item_id not in counts:
+                counts[item_id] = (quantity, 0, 0, 0, 0, 0)
+
+
+# Per TPS code and item id: (damaged, returned), where either is not 0.
+_Extra = dict[tuple[str, int], tuple[int, int]]
 
 
 def _fill_lines(
     packages: _TpsPackages,
     rows: dict[str, Row],
     need_of: dict[str, dict[int, int]],
-    *,
-    returns: bool,
+    extra: _Extra,
 ) -> None:
-    """Per TPS and item: the need (``need_of``, by TPS code) and what was packed, dispatched,
-    received at the TPS and, where any package has come back (``returns``), returned."""
+    """Per TPS and item: the need (``need_of``, by TPS code), what was packed, dispatched and
+    received at the TPS, and what ``extra`` says was damaged and returned. Each line is made
+    once, whole."""
     where, params = packages.where()
-    lines = f"{packages.tables} CROSS JOIN {_table(PackageLine)} l"
     found = _fetch(
         'SELECT s."code", l."item_id", SUM(l."quantity"), '  # noqa: S608 - table names from the models, values as parameters
         'SUM(CASE WHEN p."handover_id" IS NULL THEN 0 ELSE l."quantity" END), '
         'SUM(CASE WHEN p."received_at_tps" IS NULL THEN 0 ELSE l."quantity" END) '
-        f'FROM {lines} WHERE {where} AND l."package_id" = p."id" GROUP BY s."code", l."item_id"',
+        f"FROM {packages.tables} CROSS JOIN {_table(PackageLine)} l "
+        f'WHERE {where} AND l."package_id" = p."id" GROUP BY s."code", l."item_id"',
         params,
     )
-    code_now, its_lines, need = None, None, {}  # consecutive rows mostly share their TPS
+    code_now, counts, need = None, None, {}  # consecutive rows mostly share their TPS
     for code, item_id, packed, dispatched, received in found:
         if code != code_now:
             code_now = code
             row = rows.get(code)
-            its_lines = None if row is None else row.lines
+            counts = None if row is None else row.counts
             need = need_of.get(code, {})
-        if its_lines is None:  # a TPS outside the user's scope under a root they see: never
+        if counts is None:  # a TPS outside the user's scope under a root they see: never
             continue
-        its_lines[item_id] = Figures(need.get(item_id, 0), packed, dispatched, received)
-    if not returns:
-        return
-    # Apart, with the test in the WHERE clause: that checks each package once, not each line.
+        damaged, returned = extra.pop((code, item_id), (0, 0)) if extra else (0, 0)
+        counts[item_id] = (need.get(item_id, 0), packed, dispatched, received, damaged, returned)
+    for (code, item_id), (damaged, returned) in extra.items():  # on no line packed
+        row = rows.get(code)
+        if row is not None:
+            need_now = need_of.get(code, {}).get(item_id, 0)
+            row.counts[item_id] = (need_now, 0, 0, 0, damaged, returned)
+
+
+def _add_returned(packages: _TpsPackages, extra: _Extra) -> None:
+    """What came back per TPS and item, into ``extra``. A query of its own, with the test in
+    the WHERE clause: that checks each package once, not each line."""
+    where, params = packages.where()
     returned, returned_params = _returned()
     found = _fetch(
-        f'SELECT s."code", l."item_id", SUM(l."quantity") FROM {lines} '  # noqa: S608 - table names from the models, values as parameters
+        'SELECT s."code", l."item_id", SUM(l."quantity") '  # noqa: S608 - table names from the models, values as parameters
+        f"FROM {packages.tables} CROSS JOIN {_table(PackageLine)} l "
         f'WHERE {where} AND l."package_id" = p."id" AND {returned} '
         'GROUP BY s."code", l."item_id"',
         [*params, *returned_params],
     )
     for code, item_id, back in found:
-        row = rows.get(code)
-        if row is not None:
-            row.line(item_id).returned = back
+        damaged, _returned_before = extra.get((code, item_id), (0, 0))
+        extra[(code, item_id)] = (damaged, back or 0)
 
 
 def _fill_packages(packages: _TpsPackages, rows: dict[str, Row], today: dt.date) -> None:
@@ -521,9 +558,10 @@ def _datetime(value: Any) -> dt.datetime | None:
     return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, dt.UTC)
 
 
-def _fill_discrepancies(packages: _TpsPackages, rows: dict[str, Row]) -> None:
-    """Damage per TPS and item (or against a package as a whole), and any open report of a
-    package at the wrong destination. Void packages count here too."""
+def _damaged(packages: _TpsPackages, rows: dict[str, Row]) -> _Extra:
+    """Damage per TPS and item, returned as ``(damaged, 0)``; damage against a package as a
+    whole goes into its TPS's total, and any open report of a package at the wrong
+    destination flags the TPS. Void packages count here too."""
     where, params = packages.where(void=True)
     found = _fetch(
         'SELECT s."code", d."item_id", d."kind", SUM(d."quantity") '  # noqa: S608 - table names from the models, values as parameters
@@ -538,6 +576,7 @@ def _fill_discrepancies(packages: _TpsPackages, rows: dict[str, Row]) -> None:
             DiscrepancyState.OPEN,
         ],
     )
+    extra: _Extra = {}
     for code, item_id, kind, quantity in found:
         row = rows.get(code)
         if row is None:
@@ -547,7 +586,9 @@ def _fill_discrepancies(packages: _TpsPackages, rows: dict[str, Row]) -> None:
         elif item_id is None:
             row.total.damaged += quantity or 0
         else:
-            row.line(item_id).damaged += quantity or 0
+            damaged, returned = extra.get((code, item_id), (0, 0))
+            extra[(code, item_id)] = (damaged + (quantity or 0), returned)
+    return extra
 
 
 def _judge_tps(row: Row) -> None:
@@ -555,16 +596,23 @@ def _judge_tps(row: Row) -> None:
     items each)."""
     need = packed = dispatched = received = damaged = returned = 0
     short = over = False
-    for figures in row.lines.values():
-        need += figures.need
-        packed += figures.packed
-        dispatched += figures.dispatched
-        received += figures.received
-        damaged += figures.damaged
-        returned += figures.returned
-        if figures.packed < figures.need:
+    for (
+        line_need,
+        line_packed,
+        line_dispatched,
+        line_received,
+        line_damaged,
+        line_returned,
+    ) in row.counts.values():
+        need += line_need
+        packed += line_packed
+        dispatched += line_dispatched
+        received += line_received
+        damaged += line_damaged
+        returned += line_returned
+        if line_packed < line_need:
             short = True
-        elif figures.packed > figures.need:
+        elif line_packed > line_need:
             over = True
     total = row.total
     total.need += need
@@ -642,10 +690,9 @@ def export_workbook(recon: Reconciliation, *, level: int | None = None) -> bytes
     header(per_item, [_("Code"), _("Name"), _("Item"), *figure_labels])
     for row in rows:
         for item in recon.items:
-            figures = row.lines.get(item.pk)
-            if figures is None:
-                continue
-            per_item.append([row.code, row.name, item.name, *figures.as_tuple()])
+            counts = row.counts.get(item.pk)
+            if counts is not None:
+                per_item.append([row.code, row.name, item.name, *counts])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
