@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from siaga.accounts.models import User
 from siaga.logistics import needs, services
-from siaga.logistics.models import Discrepancy, Election, Handover, ItemType, Package
+from siaga.logistics.models import Discrepancy, Election, Handover, ItemType, Package, Stock
 from siaga.regions.models import Region
 from siaga.sites.choices import SiteKind
 from siaga.sites.models import Site
@@ -149,6 +149,11 @@ class _Build:
     # H-20 / H-18: damaged sheets found, then destroyed before witnesses.
     def sort_and_destroy(self) -> None:
         damaged = {"ss-ppwp": 12, "ss-dpr": 30, "ss-dpd": 7, "ss-dprd-prov": 18, "ss-dprd-kab": 9}
+        held = dict(  # every sheet delivered is sorted: the good ones are folded
+            Stock.objects.filter(site=self.warehouse, item__code__in=damaged).values_list(
+                "item__code", "quantity"
+            )
+        )
         services.record_sorting(
             actor=self.operator,
             id=stable_id("sorting", "2029-1"),
@@ -159,7 +164,11 @@ class _Build:
             workers=40,
             lines=[
                 services.SortingLineIn(
-                    code, good=0, damaged=count, reasons={"robek": count}, replacement_requested=0
+                    code,
+                    good=held.get(code, 0) - count,
+                    damaged=count,
+                    reasons={"robek": count - count // 3, "noda": count // 3},
+                    replacement_requested=count,
                 )
                 for code, count in damaged.items()
             ],
