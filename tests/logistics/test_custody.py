@@ -16,6 +16,7 @@ from siaga.logistics import replay, services
 from siaga.logistics.models import (
     Discrepancy,
     Handover,
+    HandoverPackage,
     Package,
     Scan,
     Seal,
@@ -287,6 +288,72 @@ def test_a_seal_that_is_not_the_bast_s_raises_a_discrepancy_and_a_reseal_settles
     mismatch.refresh_from_db()
     assert mismatch.state == "resolved"
     assert not Alarm.objects.get(pk=str(mismatch.alarm_id)).active
+    assert_replay_matches()
+
+
+def test_a_reseal_is_idempotent_by_its_id_and_never_reapplies_a_serial(
+    chain: Chain, operator_okut: User
+) -> None:
+    one = pack(chain, operator_okut, chain.tps1, ["SG-0001"]).obj
+    reseal_id = uuid.uuid4()
+
+    def reseal(serials: list[str], id: uuid.UUID) -> None:
+        services.reseal_package(
+            actor=operator_okut,
+            id=id,
+            package=one.code,
+            new_seals=serials,
+            counted=[services.Line("ss-ppwp", 255)],
+            witnesses=[services.Witness("Bripka Joko", "polri")],
+        )
+
+    # Its own seal, still on it, is a serial used before: not a replay of anything.
+    with pytest.raises(Conflict) as refused:
+        reseal(["SG-0001"], reseal_id)
+    assert refused.value.code == "seal_reused"
+    assert dict(Seal.objects.values_list("serial", "state")) == {"SG-0001": "applied"}
+    assert not Entry.objects.filter(kind="logistics.package.resealed").exists()
+    for _ in range(2):
+        reseal(["SG-0600", "SG-0601"], reseal_id)
+    assert dict(Seal.objects.values_list("serial", "state")) == {
+        "SG-0001": "broken",
+        "SG-0600": "applied",
+        "SG-0601": "applied",
+    }
+    assert Entry.objects.filter(kind="logistics.package.resealed").count() == 1
+    # The same serials under a new id: used before.
+    with pytest.raises(Conflict) as again:
+        reseal(["SG-0600", "SG-0601"], uuid.uuid4())
+    assert again.value.code == "seal_reused"
+    assert Entry.objects.filter(kind="logistics.package.resealed").count() == 1
+    assert_replay_matches()
+
+
+def test_a_reseal_after_the_bast_was_signed_leaves_the_bast_as_it_was(
+    chain: Chain, operator_okut: User
+) -> None:
+    one = pack(chain, operator_okut, chain.tps1, ["SG-0001"]).obj
+    handover = dispatch(chain, operator_okut, [one.code])
+    receiver = chain.ppk_martapura
+    services.ingest_scans(
+        actor=receiver,
+        scans=[scan(handover, "receive", one.code), scan(handover, "seal", "SG-0001")],
+    )
+    assert services.receive_handover(actor=receiver, handover_id=handover.pk).state == "received"
+    services.reseal_package(
+        actor=receiver,
+        id=uuid.uuid4(),
+        package=one.code,
+        new_seals=["SG-0700"],
+        counted=[],
+        witnesses=[services.Witness("Dewi Pengawas", "bawaslu")],
+    )
+    part = HandoverPackage.objects.get(handover=handover, package=one)
+    assert (part.seals, part.seals_seen) == (["SG-0001"], ["SG-0001"])
+    assert dict(Seal.objects.values_list("serial", "state")) == {
+        "SG-0001": "broken",
+        "SG-0700": "applied",
+    }
     assert_replay_matches()
 
 

@@ -29,6 +29,7 @@ from siaga.core import bulk
 from siaga.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from siaga.core.idempotency import Created, replay_or_conflict
 from siaga.ledger import services as ledger
+from siaga.ledger.models import Entry
 from siaga.logistics.catalogue import CATALOGUE_2024, Item
 from siaga.logistics.choices import (
     DiscrepancyKind,
@@ -1752,9 +1753,8 @@ def reseal_package(
         )
     if not user_can(actor, Action.RECORD_LOGISTICS, site.region_id):
         raise PermissionDenied("logistics_out_of_scope", _("This site is outside your scope."))
-    done = Seal.objects.filter(serial__in=[seal_serial(s) for s in new_seals], package=found)
-    if new_seals and done.count() == len(new_seals):
-        return found  # this reseal was recorded already
+    if Entry.objects.filter(entry_id=id).exists():
+        return found  # this reseal was recorded already (its ledger entry bears its id)
     cleaned = _witnesses(witnesses)
     if not {"bawaslu", "polri"} & {w["agency"] for w in cleaned}:
         raise InvalidInput(
@@ -1770,6 +1770,29 @@ def reseal_package(
         _quantity(line.quantity, f"counted[{n}].quantity")
     items = _items(found.election, (line.item for line in counted))
     _refuse_reused(serials)
+    try:
+        _reseal(actor, id, found, site, serials, counted, items, cleaned, note, now)
+    except IntegrityError:
+        # Lost a race: the same form posted twice at once, or a serial applied meanwhile.
+        if Entry.objects.filter(entry_id=id).exists():
+            return found
+        _refuse_reused(serials)
+        raise
+    return found
+
+
+def _reseal(
+    actor: User,
+    id: uuid.UUID,
+    found: Package,
+    site: Site,
+    serials: list[str],
+    counted: Sequence[Line],
+    items: dict[str, ItemType],
+    cleaned: list[dict[str, str]],
+    note: str,
+    now: dt.datetime,
+) -> None:
     with transaction.atomic():
         packed = {pl.item_id: pl for pl in PackageLine.objects.filter(package=found)}
         short = []
@@ -1798,10 +1821,11 @@ def reseal_package(
             )
             for s in serials
         )
-        # The open BAST line now expects the new seals, and has seen them.
-        HandoverPackage.objects.filter(package=found, handover=found.handover_id).update(
-            seals=serials, seals_seen=serials
-        )
+        # A BAST still open now expects the new seals, and has seen them; a signed one keeps
+        # what it carried and what its receiver verified.
+        HandoverPackage.objects.filter(
+            package=found, handover=found.handover_id, handover__state=HandoverState.DISPATCHED
+        ).update(seals=serials, seals_seen=serials)
         ledger.append_many(
             [
                 _fact(
@@ -1832,7 +1856,6 @@ def reseal_package(
                 item=item,
                 quantity=missing,
             )
-    return found
 
 
 def resolve_discrepancy(

@@ -12,6 +12,7 @@ they are answered. Times are shown in each site's own time zone (WIB, WITA or WI
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from siaga.accounts.models import User
 from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import scope_roots, user_can
 from siaga.core.errors import InvalidInput, SiagaError
+from siaga.ledger.models import Entry
 from siaga.logistics import pdf, services
 from siaga.logistics.choices import (
     DiscrepancyKind,
@@ -665,6 +667,26 @@ def _history(package: Package) -> list[HistoryEvent]:
                     tone="warning",
                 )
             )
+    resealed = Entry.objects.filter(
+        kind="logistics.package.resealed", subject_id=str(package.pk)
+    ).order_by("seq")
+    for entry in resealed:
+        facts = json.loads(entry.payload)
+        witnesses = ", ".join(
+            f"{w['name']} ({str(w['agency']).upper()})" for w in facts.get("witnesses", [])
+        )
+        events.append(
+            HistoryEvent(
+                entry.recorded_at,
+                local(package.location or package.destination, entry.recorded_at),
+                _("Opened and sealed anew"),
+                _("new seals %(seals)s; witnesses %(witnesses)s")
+                % {"seals": ", ".join(facts.get("applied", [])) or "—", "witnesses": witnesses},
+                entry.actor,
+                "warning",
+                entry=_entry_url(entry.seq),
+            )
+        )
     for found in Discrepancy.objects.filter(package=package).select_related("site"):
         events.append(
             HistoryEvent(
@@ -687,6 +709,15 @@ def _history(package: Package) -> list[HistoryEvent]:
                 )
             )
     return sorted(events, key=lambda e: e.at)
+
+
+def may_reseal(user: User, package: Package) -> bool:
+    """Whether ``user`` may open ``package`` where it lies: not on the road, not void."""
+    return (
+        package.location is not None
+        and package.state != PackageState.VOID
+        and user_can(user, Action.RECORD_LOGISTICS, package.location.region_id)
+    )
 
 
 @login_required
@@ -726,6 +757,7 @@ def package_detail(request: HttpRequest, package_code: str) -> HttpResponse:
         "received_at_tps": local(package.destination, package.received_at_tps),
         "labels_url": f"{reverse('logistics:custody-labels-pdf')}?"
         + urlencode({"destination": str(package.destination_id)}),
+        "may_reseal": may_reseal(user, package),
     }
     return render(request, "logistics/custody/package_detail.html", context)
 
