@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -29,6 +31,7 @@ from siaga.logistics.choices import (
     PackageState,
     SealState,
 )
+from siaga.regions.models import Region
 
 
 class Election(models.Model):
@@ -127,6 +130,27 @@ class NeedRule(models.Model):
 
     def __str__(self) -> str:
         return f"{self.item}: {self.get_basis_display()} × {self.quantity}"
+
+    def clean(self) -> None:
+        """A rule that could not be applied is refused where it is typed (the admin's form):
+        a reserve of 0 to 100 %, a district level 1 to 4, and known region codes."""
+        problems: dict[str, Any] = {}
+        if self.reserve_percent is not None and self.reserve_percent > 100:
+            problems["reserve_percent"] = _("A reserve is at most 100 %.")
+        if not 1 <= (self.district_level or 0) <= 4:
+            problems["district_level"] = _("A district is a region of level 1 to 4.")
+        codes = self.excluded_regions
+        if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+            problems["excluded_regions"] = _('A list of region codes, such as ["31"].')
+        else:
+            known = set(Region.objects.filter(code__in=codes).values_list("code", flat=True))
+            unknown = sorted(set(codes) - known)
+            if unknown:
+                problems["excluded_regions"] = _("No such region: %(codes)s.") % {
+                    "codes": ", ".join(unknown)
+                }
+        if problems:
+            raise ValidationError(problems)
 
     def excludes(self, region_code: str) -> bool:
         return any(
