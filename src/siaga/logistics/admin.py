@@ -7,7 +7,9 @@ it, with its ledger entries, and ``siaga logistics rebuild --check`` proves it."
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
+from django.db import models
 
 from siaga.ledger.admin import LedgeredAdminMixin
 from siaga.logistics.models import Election, ItemType, NeedRule
@@ -17,6 +19,8 @@ class NeedRuleInline(admin.TabularInline[NeedRule, ItemType]):
     model = NeedRule
     extra = 0
     fields = ["basis", "quantity", "reserve_percent", "district_level", "excluded_regions"]
+    # A short list of region codes, such as ["31"]: one line, not a page of JSON.
+    formfield_overrides = {models.JSONField: {"widget": forms.TextInput(attrs={"size": 24})}}
 
 
 @admin.register(Election)

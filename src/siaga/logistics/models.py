@@ -17,6 +17,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from siaga.accounts.scoping import ScopedQuerySet
 from siaga.core.models import UUIDModel
@@ -77,8 +78,8 @@ class ItemType(models.Model):
     name = models.CharField(_("name"), max_length=120)
     category = models.CharField(_("category"), max_length=15, choices=ItemCategory.choices)
     colour = models.CharField(_("colour"), max_length=30, blank=True)
-    unit = models.CharField(_("unit"), max_length=20, default="buah")
-    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    unit = models.CharField(pgettext_lazy("of measure", "unit"), max_length=20, default="buah")
+    position = models.PositiveSmallIntegerField(pgettext_lazy("in a list", "position"), default=0)
 
     class Meta:
         verbose_name = _("item type")
