@@ -8,13 +8,14 @@ from siaga.logistics import (
     views_operator,
     views_reseal,
     views_sorting,
+    views_stock,
 )
 
 app_name = "logistics"
 # Needs and reconciliation (views.py); the operator's receipt, packing and dispatch forms
 # (views_operator.py); sortir-lipat and destruction (views_sorting.py); a package opened and
-# resealed (views_reseal.py); handovers, receiving, packages, discrepancies and the printed
-# BAST and labels (views_custody.py).
+# resealed (views_reseal.py); stock and packages per site (views_stock.py); handovers,
+# receiving, packages, discrepancies and the printed BAST and labels (views_custody.py).
 urlpatterns = [
     path("rekonsiliasi/", views.reconciliation, name="reconciliation"),
     path("kebutuhan/", views.needs_page, name="needs"),
@@ -22,5 +23,6 @@ urlpatterns = [
     *views_operator.urlpatterns,
     *views_sorting.urlpatterns,
     *views_reseal.urlpatterns,
+    *views_stock.urlpatterns,
     *views_custody.urlpatterns,
 ]
