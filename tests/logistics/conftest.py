@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.test import Client
 
 from siaga.accounts.models import AgencyUnit, User
 from siaga.logistics.choices import (
@@ -172,3 +173,15 @@ class Logi:
 @pytest.fixture
 def logi(world: World, operator_okut: User) -> Logi:
     return Logi(world, operator_okut)
+
+
+@pytest.fixture(name="english")
+def english_fixture(client_for: Any, settings: Any) -> Callable[[User | None], Client]:
+    """``english(user)``: a test client signed in as ``user`` that reads the pages in English."""
+
+    def make(user: User | None) -> Client:
+        client: Client = client_for(user)
+        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+        return client
+
+    return make

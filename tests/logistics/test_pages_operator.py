@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from siaga.accounts.models import User
@@ -31,16 +29,6 @@ __all__ = ["chain_fixture"]  # the fixture, imported to be used here
 
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(name="english")
-def english_fixture(client_for: Any, settings: Any) -> Callable[[User | None], Client]:
-    def make(user: User | None) -> Client:
-        client: Client = client_for(user)
-        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-        return client
-
-    return make
 
 
 def url(name: str, site: Any = None) -> str:

@@ -5,11 +5,9 @@ the form again with what was typed and nothing changed; only where the user may 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from siaga.accounts.models import User
@@ -22,16 +20,6 @@ from tests.logistics.test_pages_operator import hidden_id, text_of
 __all__ = ["chain_fixture"]  # the fixture, imported to be used here
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(name="english")
-def english_fixture(client_for: Any, settings: Any) -> Callable[[User | None], Client]:
-    def make(user: User | None) -> Client:
-        client: Client = client_for(user)
-        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-        return client
-
-    return make
 
 
 @pytest.fixture(name="package")

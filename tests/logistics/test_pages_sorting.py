@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from siaga.accounts.models import User
@@ -19,26 +17,11 @@ from siaga.ledger.models import Entry
 from siaga.logistics import services
 from siaga.logistics.models import Destruction, SortingLine, SortingSession, Stock
 from tests.logistics.chain import ELECTION, H5, WIB, Chain, chain_fixture
-from tests.logistics.test_pages_operator import hidden_id, stock, text_of
+from tests.logistics.test_pages_operator import hidden_id, stock, text_of, url
 
 __all__ = ["chain_fixture"]  # the fixture, imported to be used here
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(name="english")
-def english_fixture(client_for: Any, settings: Any) -> Callable[[User | None], Client]:
-    def make(user: User | None) -> Client:
-        client: Client = client_for(user)
-        client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-        return client
-
-    return make
-
-
-def url(name: str, site: Any = None) -> str:
-    base = reverse(f"logistics:{name}")
-    return f"{base}?site={site.pk}" if site is not None else base
 
 
 def sorting_form(form_id: str, **extra: str) -> dict[str, str]:

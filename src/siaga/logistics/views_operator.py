@@ -10,8 +10,9 @@ back as the same form with the message and what was typed, under the error's sta
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.contrib import messages
@@ -163,9 +164,42 @@ def _item_rows(
 
 def _see_other(name: str, **kwargs: Any) -> HttpResponse:
     """303: after a POST, the browser GETs the next page (a reload does not post again)."""
-    response = HttpResponseRedirect(reverse(name, kwargs=kwargs or None))
+    return see_other(reverse(name, kwargs=kwargs or None))
+
+
+def see_other(url: str) -> HttpResponse:
+    response = HttpResponseRedirect(url)
     response.status_code = 303
     return response
+
+
+def form_flow(
+    request: HttpRequest,
+    page: Callable[..., HttpResponse],
+    record: Callable[[Mapping[str, Any]], HttpResponse],
+) -> HttpResponse:
+    """An operator form's round: a GET is the blank ``page``; a POST is ``record`` (one call
+    to a service, then where to go), or on a refusal the ``page`` again with the message and
+    what was typed, under the error's status."""
+    if request.method != "POST":
+        return page()
+    try:
+        return record(request.POST)
+    except SiagaError as exc:
+        return page(post=request.POST, error=str(exc.message), status=exc.status)
+
+
+def witness_rows(typed: Mapping[str, str], defaults: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """The witness rows of a form, as typed, or offering the ``defaults`` agencies first."""
+    return [
+        {
+            "n": n,
+            "name": typed.get(f"witness{n}-name", ""),
+            "agency": typed.get(f"witness{n}-agency", "")
+            or (defaults[n - 1] if n <= len(defaults) else ""),
+        }
+        for n in range(1, WITNESS_ROWS + 1)
+    ]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -236,10 +270,8 @@ def receipt_new(request: HttpRequest) -> HttpResponse:
     user = actor_of(request)
     site = _operator_site(request, user)
     election = _election(request)
-    if request.method != "POST":
-        return _receipt_page(request, site, election)
-    post = request.POST
-    try:
+
+    def record(post: Mapping[str, Any]) -> HttpResponse:
         done = services.record_receipt(
             actor=user,
             id=_form_id(post),
@@ -251,16 +283,14 @@ def receipt_new(request: HttpRequest) -> HttpResponse:
             note=_text(post, "note", 500),
             lines=_receipt_lines(_items(election), post),
         )
-    except SiagaError as exc:
-        return _receipt_page(
-            request, site, election, post=post, error=str(exc.message), status=exc.status
+        messages.success(
+            request,
+            _("Delivery %(note)s recorded at %(site)s.")
+            % {"note": done.obj.delivery_note, "site": site.name},
         )
-    messages.success(
-        request,
-        _("Delivery %(note)s recorded at %(site)s.")
-        % {"note": done.obj.delivery_note, "site": site.name},
-    )
-    return _see_other("logistics:operator-home")
+        return _see_other("logistics:operator-home")
+
+    return form_flow(request, partial(_receipt_page, request, site, election), record)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -325,10 +355,8 @@ def pack_new(request: HttpRequest) -> HttpResponse:
     user = actor_of(request)
     site = _operator_site(request, user)
     election = _election(request)
-    if request.method != "POST":
-        return _pack_page(request, user, site, election)
-    post = request.POST
-    try:
+
+    def record(post: Mapping[str, Any]) -> HttpResponse:
         form_id = _form_id(post)
         destination = _visible_site_by_code(
             user, _text(post, "destination", 40), "destination", tps=True
@@ -344,12 +372,12 @@ def pack_new(request: HttpRequest) -> HttpResponse:
             lines=_package_lines(_items(election), post),
             seals=_lines_of(post, "seals"),
         )
-    except SiagaError as exc:
-        return _pack_page(
-            request, user, site, election, post=post, error=str(exc.message), status=exc.status
+        messages.success(
+            request, _("Package %(code)s packed and sealed.") % {"code": done.obj.code}
         )
-    messages.success(request, _("Package %(code)s packed and sealed.") % {"code": done.obj.code})
-    return _see_other("logistics:custody-package", package_code=done.obj.code)
+        return _see_other("logistics:custody-package", package_code=done.obj.code)
+
+    return form_flow(request, partial(_pack_page, request, user, site, election), record)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -377,15 +405,7 @@ def _dispatch_page(
     status: int = 200,
 ) -> HttpResponse:
     context = _base_context(site, election, post, error)
-    typed = context["typed"]
-    context["witness_rows"] = [
-        {
-            "n": n,
-            "name": typed.get(f"witness{n}-name", ""),
-            "agency": typed.get(f"witness{n}-agency", ""),
-        }
-        for n in range(1, WITNESS_ROWS + 1)
-    ]
+    context["witness_rows"] = witness_rows(context["typed"])
     context["agencies"] = WITNESS_AGENCIES
     return render(request, "logistics/operator/dispatch.html", context, status=status)
 
@@ -396,10 +416,8 @@ def dispatch_new(request: HttpRequest) -> HttpResponse:
     user = actor_of(request)
     site = _operator_site(request, user)
     election = _election(request)
-    if request.method != "POST":
-        return _dispatch_page(request, site, election)
-    post = request.POST
-    try:
+
+    def record(post: Mapping[str, Any]) -> HttpResponse:
         form_id = _form_id(post)
         to_site = _visible_site_by_code(user, _text(post, "to_site", 40), "to_site")
         done = services.dispatch_handover(
@@ -413,12 +431,10 @@ def dispatch_new(request: HttpRequest) -> HttpResponse:
             place=_text(post, "place", 150),
             vehicle_plate=_text(post, "vehicle_plate", 15),
         )
-    except SiagaError as exc:
-        return _dispatch_page(
-            request, site, election, post=post, error=str(exc.message), status=exc.status
-        )
-    messages.success(request, _("BAST %(number)s dispatched.") % {"number": done.obj.number})
-    return _see_other("logistics:custody-handover", handover_id=done.obj.pk)
+        messages.success(request, _("BAST %(number)s dispatched.") % {"number": done.obj.number})
+        return _see_other("logistics:custody-handover", handover_id=done.obj.pk)
+
+    return form_flow(request, partial(_dispatch_page, request, site, election), record)
 
 
 # Before the custody pages: ``custody/packages/<path:package_code>/`` would take ``new/``.

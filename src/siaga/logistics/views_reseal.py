@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import URLPattern, path, reverse
 from django.utils.translation import gettext as _
@@ -23,20 +24,21 @@ from siaga.accounts.auth import actor_of
 from siaga.accounts.models import User
 from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import user_can
-from siaga.core.errors import SiagaError
 from siaga.logistics import services
 from siaga.logistics.choices import PackageState, SealState
 from siaga.logistics.models import Package, PackageLine
 from siaga.logistics.views_custody import visible_packages
 from siaga.logistics.views_operator import (
     WITNESS_AGENCIES,
-    WITNESS_ROWS,
     _form_id,
     _lines_of,
     _text,
     _typed,
     _whole,
     _witnesses,
+    form_flow,
+    see_other,
+    witness_rows,
 )
 
 # The witnesses the form first offers: either may watch a package opened.
@@ -99,15 +101,7 @@ def _form(
             .order_by("serial")
             .values_list("serial", flat=True)
         ),
-        "witness_rows": [
-            {
-                "n": n,
-                "name": typed.get(f"witness{n}-name", ""),
-                "agency": typed.get(f"witness{n}-agency", "")
-                or (WITNESS_DEFAULTS[n - 1] if n <= len(WITNESS_DEFAULTS) else ""),
-            }
-            for n in range(1, WITNESS_ROWS + 1)
-        ],
+        "witness_rows": witness_rows(typed, WITNESS_DEFAULTS),
         "agencies": WITNESS_AGENCIES,
     }
     return render(request, "logistics/operator/reseal.html", context, status=status)
@@ -127,28 +121,23 @@ def reseal_new(request: HttpRequest, package_code: str) -> HttpResponse:
         )
     if package.state == PackageState.VOID:
         return _form(request, package, error=_("This package is void."), status=409)
-    if request.method != "POST":
-        return _form(request, package)
-    post = request.POST
-    lines = list(package.lines.select_related("item"))
-    try:
+
+    def record(post: Mapping[str, Any]) -> HttpResponse:
         done = services.reseal_package(
             actor=user,
             id=_form_id(post),
             package=package.code,
             new_seals=_lines_of(post, "seals"),
-            counted=_counted(lines, post),
+            counted=_counted(list(package.lines.select_related("item")), post),
             witnesses=_witnesses(post),
             note=_text(post, "note", 500),
         )
-    except SiagaError as exc:
-        return _form(request, package, post=post, error=str(exc.message), status=exc.status)
-    messages.success(
-        request, _("Package %(code)s opened, counted and sealed anew.") % {"code": done.code}
-    )
-    response = HttpResponseRedirect(reverse("logistics:custody-package", args=[done.code]))
-    response.status_code = 303
-    return response
+        messages.success(
+            request, _("Package %(code)s opened, counted and sealed anew.") % {"code": done.code}
+        )
+        return see_other(reverse("logistics:custody-package", args=[done.code]))
+
+    return form_flow(request, partial(_form, request, package), record)
 
 
 urlpatterns: list[URLPattern] = [

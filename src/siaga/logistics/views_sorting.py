@@ -9,12 +9,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Sum
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -25,7 +26,7 @@ from django.views.decorators.http import require_http_methods
 from siaga.accounts.auth import actor_of
 from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import user_can
-from siaga.core.errors import InvalidInput, SiagaError
+from siaga.core.errors import InvalidInput
 from siaga.logistics import services
 from siaga.logistics.choices import ItemCategory
 from siaga.logistics.models import (
@@ -38,7 +39,6 @@ from siaga.logistics.models import (
 )
 from siaga.logistics.views_operator import (
     WITNESS_AGENCIES,
-    WITNESS_ROWS,
     _base_context,
     _election,
     _form_id,
@@ -46,6 +46,9 @@ from siaga.logistics.views_operator import (
     _text,
     _whole,
     _witnesses,
+    form_flow,
+    see_other,
+    witness_rows,
 )
 from siaga.regions.timezones import time_zone_of
 from siaga.sites.choices import SiteKind
@@ -110,9 +113,7 @@ def _local_text(site: Site, moment: dt.datetime) -> str:
 
 
 def _see_list(site: Site) -> HttpResponse:
-    response = HttpResponseRedirect(f"{reverse('logistics:sorting')}?site={site.pk}")
-    response.status_code = 303
-    return response
+    return see_other(f"{reverse('logistics:sorting')}?site={site.pk}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -326,10 +327,8 @@ def sorting_new(request: HttpRequest) -> HttpResponse:
     user = actor_of(request)
     site = _operator_site(request, user)
     election = _election(request)
-    if request.method != "POST":
-        return _sorting_form(request, site, election)
-    post = request.POST
-    try:
+
+    def record(post: Mapping[str, Any]) -> HttpResponse:
         done = services.record_sorting(
             actor=user,
             id=_form_id(post),
@@ -341,17 +340,15 @@ def sorting_new(request: HttpRequest) -> HttpResponse:
             note=_text(post, "note", 500),
             lines=_sorting_lines(_ballots(election), post),
         )
-    except SiagaError as exc:
-        return _sorting_form(
-            request, site, election, post=post, error=str(exc.message), status=exc.status
+        found = sum(line.damaged for line in done.obj.lines.all())
+        messages.success(
+            request,
+            _("Sortir-lipat recorded at %(site)s: %(damaged)d damaged sheets put aside.")
+            % {"site": site.name, "damaged": found},
         )
-    found = sum(line.damaged for line in done.obj.lines.all())
-    messages.success(
-        request,
-        _("Sortir-lipat recorded at %(site)s: %(damaged)d damaged sheets put aside.")
-        % {"site": site.name, "damaged": found},
-    )
-    return _see_list(site)
+        return _see_list(site)
+
+    return form_flow(request, partial(_sorting_form, request, site, election), record)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -381,16 +378,7 @@ def _destruction_form(
     status: int = 200,
 ) -> HttpResponse:
     context = _base_context(site, election, post, error)
-    typed = context["typed"]
-    context["witness_rows"] = [
-        {
-            "n": n,
-            "name": typed.get(f"witness{n}-name", ""),
-            "agency": typed.get(f"witness{n}-agency", "")
-            or (WITNESS_DEFAULTS[n - 1] if n <= len(WITNESS_DEFAULTS) else ""),
-        }
-        for n in range(1, WITNESS_ROWS + 1)
-    ]
+    context["witness_rows"] = witness_rows(context["typed"], WITNESS_DEFAULTS)
     context["agencies"] = WITNESS_AGENCIES
     items = _ballots(election)
     held = dict(Stock.objects.filter(site=site, item__in=items).values_list("item_id", "damaged"))
@@ -407,10 +395,8 @@ def destruction_new(request: HttpRequest) -> HttpResponse:
     user = actor_of(request)
     site = _operator_site(request, user)
     election = _election(request)
-    if request.method != "POST":
-        return _destruction_form(request, site, election)
-    post = request.POST
-    try:
+
+    def record(post: Mapping[str, Any]) -> HttpResponse:
         services.record_destruction(
             actor=user,
             id=_form_id(post),
@@ -420,12 +406,10 @@ def destruction_new(request: HttpRequest) -> HttpResponse:
             witnesses=_witnesses(post),
             lines=_destruction_lines(_ballots(election), post),
         )
-    except SiagaError as exc:
-        return _destruction_form(
-            request, site, election, post=post, error=str(exc.message), status=exc.status
-        )
-    messages.success(request, _("Destruction recorded at %(site)s.") % {"site": site.name})
-    return _see_list(site)
+        messages.success(request, _("Destruction recorded at %(site)s.") % {"site": site.name})
+        return _see_list(site)
+
+    return form_flow(request, partial(_destruction_form, request, site, election), record)
 
 
 urlpatterns: list[URLPattern] = [
