@@ -12,7 +12,8 @@ from django.urls import reverse
 
 from siaga.accounts.models import User
 from siaga.logistics import services
-from tests.logistics.chain import ELECTION, Chain, chain_fixture, pack
+from siaga.logistics.models import Handover
+from tests.logistics.chain import ELECTION, H5, Chain, chain_fixture, pack
 
 __all__ = ["chain_fixture"]  # the fixture, imported to be used here
 
@@ -58,6 +59,19 @@ def test_the_index_counts_stock_and_packages_per_site(
     assert f'data-site="{moving.tps1.pk}"' not in body  # TPS are not stores
     order = [body.index(f'data-site="{s.pk}"') for s in (moving.warehouse, moving.ppk, moving.pps)]
     assert order == sorted(order)  # upstream first: the warehouse, then PPK, then PPS
+
+
+def test_a_package_scanned_in_lies_there_and_is_no_longer_on_the_way(
+    moving: Chain, bawaslu_okut: User, english: Any
+) -> None:
+    handover = Handover.objects.get(to_site=moving.ppk)
+    outcomes = services.ingest_scans(
+        actor=moving.ppk_martapura,
+        scans=[services.ScanIn(uuid.uuid4(), "receive", "PKG-S1", handover.pk, H5)],
+    )
+    assert [o.status for o in outcomes] == [201]
+    body = english(bawaslu_okut).get(url()).content.decode()
+    assert f'data-site="{moving.ppk.pk}" data-figures="0 0 1 0"' in body
 
 
 def test_a_site_page_shows_its_items_packages_and_what_is_coming(

@@ -80,8 +80,8 @@ def stock_page(request: HttpRequest) -> HttpResponse:
     ):
         rows[site_id].packages = count
     for site_id, count in (
-        HandoverPackage.objects.filter(
-            handover__to_site__in=sites, handover__state=HandoverState.DISPATCHED
+        HandoverPackage.objects.filter(  # not yet scanned in: a scanned one lies there already
+            handover__to_site__in=sites, handover__state=HandoverState.DISPATCHED, received=False
         )
         .values_list("handover__to_site_id")
         .annotate(Count("id"))
