@@ -122,7 +122,7 @@ def test_append_refuses_to_run_outside_a_transaction(head: None) -> None:
 def test_concurrent_appenders_leave_no_gap_and_no_duplicate(head: None) -> None:
     import threading
 
-    from django.db import close_old_connections
+    from django.db import connections
 
     errors: list[BaseException] = []
     base = start_size()
@@ -135,7 +135,7 @@ def test_concurrent_appenders_leave_no_gap_and_no_duplicate(head: None) -> None:
         except BaseException as exc:
             errors.append(exc)
         finally:
-            close_old_connections()
+            connections.close_all()  # the thread ends: close, not just tidy
 
     threads = [threading.Thread(target=work, args=(w,)) for w in range(4)]
     for thread in threads:

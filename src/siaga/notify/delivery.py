@@ -17,7 +17,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from siaga.notify import services
 
@@ -62,7 +62,9 @@ class DeliveryLoop:
         finally:
             self.pool.shutdown(wait=False, cancel_futures=True)
             self._drain(grace_seconds)
-            close_old_connections()
+            # This thread is done with the database: close, not just tidy (a PostgreSQL
+            # connection younger than CONN_MAX_AGE would otherwise stay open until collected).
+            connections.close_all()
 
     def step(self) -> int:
         """Record finished sends and claim what fits in the free threads; returns claims."""
