@@ -34,6 +34,15 @@ from siaga.logistics.choices import (
 )
 from siaga.regions.models import Region
 
+# The catalogue names a ballot's colour as printed on it; pages show a swatch of it.
+SWATCHES = {
+    "abu-abu": "#9e9e9e",
+    "kuning": "#f2c200",
+    "merah": "#d32f2f",
+    "biru": "#1f6fd1",
+    "hijau": "#2e7d32",
+}
+
 
 class Election(models.Model):
     """One election's logistics: its catalogue, rules and voting day."""
@@ -91,6 +100,11 @@ class ItemType(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def swatch(self) -> str:
+        """A CSS colour for the colour the catalogue names (``kuning``), or "" for none known."""
+        return SWATCHES.get(self.colour.strip().lower(), "")
 
 
 class NeedRule(models.Model):

@@ -137,6 +137,14 @@ def _base_context(
         "site": site,
         "election": election,
         "elections": list(Election.objects.all()),
+        **form_context(post, error),
+    }
+
+
+def form_context(post: Mapping[str, Any] | None, error: str) -> dict[str, Any]:
+    """What every operator form shows: the client ``id`` (minted on a GET, kept on a refusal
+    so that a resubmit is the same record), what was typed, and the refusal."""
+    return {
         "form_id": str(post.get("id", "")) if post is not None else str(uuid.uuid4()),
         "typed": _typed(post),
         "error": error,
@@ -146,20 +154,28 @@ def _base_context(
 @dataclass(frozen=True)
 class ItemRow:
     item: ItemType
-    fields: dict[str, str]  # the input's name -> the value shown
+    fields: list[tuple[str, str, str]]  # per column: the input's name, its label, the value shown
 
 
 def _item_rows(
-    items: list[ItemType], prefixes: tuple[str, ...], post: Mapping[str, Any] | None
+    items: list[ItemType], columns: list[tuple[str, str]], post: Mapping[str, Any] | None
 ) -> list[ItemRow]:
-    rows = []
-    for item in items:
-        fields = {
-            f"{p}-{item.code}": str(post.get(f"{p}-{item.code}", "")) if post is not None else ""
-            for p in prefixes
-        }
-        rows.append(ItemRow(item, fields))
-    return rows
+    """A row of number inputs per item, one per ``(prefix, label)`` column, named
+    ``prefix-item``, filled with what was typed."""
+    return [
+        ItemRow(
+            item,
+            [
+                (
+                    f"{prefix}-{item.code}",
+                    label,
+                    str(post.get(f"{prefix}-{item.code}", "")) if post is not None else "",
+                )
+                for prefix, label in columns
+            ],
+        )
+        for item in items
+    ]
 
 
 def _see_other(name: str, **kwargs: Any) -> HttpResponse:
@@ -221,8 +237,6 @@ def operator_home(request: HttpRequest) -> HttpResponse:
 # ---------------------------------------------------------------------------------------------
 # A vendor delivery counted in
 
-RECEIPT_FIELDS = ("expected", "counted", "damaged")
-
 
 def _receipt_lines(items: list[ItemType], post: Mapping[str, Any]) -> list[services.ReceiptLineIn]:
     """One line per item with anything typed; a blank expected is what was counted."""
@@ -260,7 +274,8 @@ def _receipt_page(
     status: int = 200,
 ) -> HttpResponse:
     context = _base_context(site, election, post, error)
-    context["rows"] = _item_rows(_items(election), RECEIPT_FIELDS, post)
+    columns = [("expected", _("expected")), ("counted", _("counted")), ("damaged", _("damaged"))]
+    context["rows"] = _item_rows(_items(election), columns, post)
     return render(request, "logistics/operator/receipt.html", context, status=status)
 
 
@@ -343,7 +358,7 @@ def _pack_page(
     status: int = 200,
 ) -> HttpResponse:
     context = _base_context(site, election, post, error)
-    context["rows"] = _item_rows(_items(election), ("quantity",), post)
+    context["rows"] = _item_rows(_items(election), [("quantity", "")], post)
     context["kinds"] = PackageKind.choices
     context["tps_choices"] = _tps_choices(user, site)
     return render(request, "logistics/operator/pack.html", context, status=status)

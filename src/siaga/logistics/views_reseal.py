@@ -6,7 +6,6 @@ scanned or typed. Thin like the operator's other forms: one call to
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from functools import partial
 from typing import Any
@@ -33,9 +32,9 @@ from siaga.logistics.views_operator import (
     _form_id,
     _lines_of,
     _text,
-    _typed,
     _whole,
     _witnesses,
+    form_context,
     form_flow,
     see_other,
     witness_rows,
@@ -80,13 +79,12 @@ def _form(
     error: str = "",
     status: int = 200,
 ) -> HttpResponse:
-    typed = _typed(post)
+    basics = form_context(post, error)
+    typed = basics["typed"]
     lines = list(package.lines.select_related("item").order_by("item__position"))
     context = {
         "package": package,
-        "form_id": str(post.get("id", "")) if post is not None else str(uuid.uuid4()),
-        "typed": typed,
-        "error": error,
+        **basics,
         "open": package.location is not None and package.state != PackageState.VOID,
         "lines": [
             (

@@ -38,10 +38,12 @@ from siaga.logistics.models import (
     Stock,
 )
 from siaga.logistics.views_operator import (
+    SITES_LIMIT,
     WITNESS_AGENCIES,
     _base_context,
     _election,
     _form_id,
+    _item_rows,
     _operator_site,
     _text,
     _whole,
@@ -62,21 +64,8 @@ REASONS = (
     ("lainnya", gettext_lazy("other")),
 )
 SESSIONS_SHOWN = 50
-# The catalogue names a ballot's colour as printed on it; the page shows a swatch of it.
-SWATCHES = {
-    "abu-abu": "#9e9e9e",
-    "kuning": "#f2c200",
-    "merah": "#d32f2f",
-    "biru": "#1f6fd1",
-    "hijau": "#2e7d32",
-}
 # A destruction's witnesses as the form first offers them: the two the service requires.
 WITNESS_DEFAULTS = ("bawaslu", "polri")
-
-
-def swatch(item: ItemType) -> str:
-    """A CSS colour for the item's colour name, or "" when it has none we know."""
-    return SWATCHES.get(item.colour.strip().lower(), "")
 
 
 def _reasons_text(reasons: Mapping[str, int]) -> str:
@@ -134,10 +123,6 @@ class Tally:
     destroyed_excess: int = 0
     damaged_in_stock: int = 0
 
-    @property
-    def swatch(self) -> str:
-        return swatch(self.item)
-
 
 @dataclass
 class SessionRow:
@@ -158,7 +143,7 @@ def sorting_page(request: HttpRequest) -> HttpResponse:
     sites = list(
         Site.objects.for_user(user, Action.VIEW)
         .filter(kind=SiteKind.WAREHOUSE)
-        .order_by("name")[:500]
+        .order_by("name")[:SITES_LIMIT]
     )
     chosen = next((s for s in sites if str(s.pk) == request.GET.get("site", "")), None)
     shown = [chosen] if chosen else sites
@@ -242,35 +227,6 @@ def sorting_page(request: HttpRequest) -> HttpResponse:
 # A sortir-lipat session
 
 
-@dataclass(frozen=True)
-class BallotRow:
-    item: ItemType
-    fields: list[tuple[str, str, str]]  # (input name, label, value shown)
-
-    @property
-    def swatch(self) -> str:
-        return swatch(self.item)
-
-
-def _ballot_rows(
-    items: list[ItemType], columns: list[tuple[str, str]], post: Mapping[str, Any] | None
-) -> list[BallotRow]:
-    return [
-        BallotRow(
-            item,
-            [
-                (
-                    f"{prefix}-{item.code}",
-                    str(label),
-                    str(post.get(f"{prefix}-{item.code}", "")) if post is not None else "",
-                )
-                for prefix, label in columns
-            ],
-        )
-        for item in items
-    ]
-
-
 def _sorting_columns() -> list[tuple[str, str]]:
     return [
         ("good", _("good")),
@@ -317,7 +273,7 @@ def _sorting_form(
     if post is None:  # today from 08:00 until now, where the site is
         now = _local_text(site, timezone.now())
         context["typed"] = {"started_at": now[:10] + "T08:00", "ended_at": now}
-    context["rows"] = _ballot_rows(_ballots(election), _sorting_columns(), post)
+    context["rows"] = _item_rows(_ballots(election), _sorting_columns(), post)
     return render(request, "logistics/operator/sorting.html", context, status=status)
 
 
@@ -383,9 +339,7 @@ def _destruction_form(
     items = _ballots(election)
     held = dict(Stock.objects.filter(site=site, item__in=items).values_list("item_id", "damaged"))
     columns = [("damaged", _("damaged")), ("excess", _("excess"))]
-    context["rows"] = [
-        (row, held.get(row.item.pk, 0)) for row in _ballot_rows(items, columns, post)
-    ]
+    context["rows"] = [(row, held.get(row.item.pk, 0)) for row in _item_rows(items, columns, post)]
     return render(request, "logistics/operator/destruction.html", context, status=status)
 
 

@@ -54,7 +54,7 @@ def stock_page(request: HttpRequest) -> HttpResponse:
             site_id = uuid.UUID(raw)
         except ValueError:
             raise Http404 from None
-        site = _sites(user).select_related("region").filter(pk=site_id).first()
+        site = _sites(user).filter(pk=site_id).first()
         if site is None:
             raise Http404
         return _site_page(request, site)
@@ -91,7 +91,7 @@ def stock_page(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "logistics/custody/stock.html",
-        {"rows": list(rows.values()), "kinds": dict(SiteKind.choices)},
+        {"rows": list(rows.values())},
     )
 
 
@@ -126,9 +126,9 @@ def _site_page(request: HttpRequest, site: Site) -> HttpResponse:
             "page": page,
             "q": request.GET.get("q", "").strip()[:60],
             "by_state": [
-                (label, by_state.get(value, 0))
+                (label, by_state[value])
                 for value, label in PackageState.choices
-                if by_state.get(value)
+                if value in by_state
             ],
             "coming": coming,
         },
