@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.operations import RunPython
@@ -26,6 +27,12 @@ from siaga.accounts.services import add_membership
 from siaga.regions.services import load_regions
 from siaga.sites.choices import SiteKind, ZoneKind
 from siaga.sites.models import Site, Zone
+
+# The tests' webhook receivers, SMTP and Telegram stand-ins listen on 127.0.0.1, which a real
+# deployment refuses as a webhook address; the refusal itself is tested with this set back off.
+# The environment carries it to the workers that tests start as processes.
+settings.NOTIFY_WEBHOOK_ALLOW_PRIVATE = True
+os.environ["SIAGA_NOTIFY_WEBHOOK_ALLOW_PRIVATE"] = "1"
 
 PASSWORD = "correct horse battery staple"
 OKUT = "16.08"

@@ -52,6 +52,8 @@ NOTIFY_LEASE_SECONDS = env_float("SIAGA_NOTIFY_LEASE_SECONDS", 30.0, minimum=1.0
 NOTIFY_POLL_SECONDS = env_float("SIAGA_NOTIFY_POLL_SECONDS", 0.05, minimum=0.01)
 NOTIFY_CONCURRENCY = env_int("SIAGA_NOTIFY_CONCURRENCY", 8, minimum=1)
 NOTIFY_WEBHOOK_TIMEOUT_SECONDS = env_float("SIAGA_NOTIFY_WEBHOOK_TIMEOUT_SECONDS", 5.0, minimum=0.1)
+# Webhooks go to public addresses only, unless the receiver sits on the warehouse's own network.
+NOTIFY_WEBHOOK_ALLOW_PRIVATE = env_bool("SIAGA_NOTIFY_WEBHOOK_ALLOW_PRIVATE", False)
 TELEGRAM_API_URL = env_url("SIAGA_TELEGRAM_API_URL", "https://api.telegram.org")
 # Without a token, Telegram messages are dead-lettered with the reason (retry once it is set).
 TELEGRAM_BOT_TOKEN = env_str("SIAGA_TELEGRAM_BOT_TOKEN", "")
@@ -112,6 +114,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "siaga.web.middleware.PrivacyHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "siaga.web.middleware.SiagaLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 import segno
-from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import translation
 from PIL import Image
@@ -129,10 +128,11 @@ def test_a_qr_image_is_read_back_as_its_payload_and_not_as_another() -> None:
     assert not carries(image, "SIAGA-PKG:PKG-A2")
 
 
-def test_the_ledger_entry_address_is_absolute(settings: Any) -> None:
-    settings.ALLOWED_HOSTS = ["siaga.example.id"]
-    request = RequestFactory().get("/", HTTP_HOST="siaga.example.id")
-    assert views_custody.ledger_entry_address(request, 41) == "http://siaga.example.id" + reverse(
+def test_the_ledger_entry_address_is_the_public_url_whatever_the_host_asked(
+    settings: Any,
+) -> None:
+    settings.PUBLIC_URL = "https://siaga.kpu-okut.example"
+    assert views_custody.ledger_entry_address(41) == "https://siaga.kpu-okut.example" + reverse(
         "ledger:entry", args=[41]
     )
 
@@ -171,11 +171,14 @@ def test_the_bast_lists_packages_seals_people_and_times(
 
 
 def test_the_bast_qr_code_carries_the_address_of_the_dispatch_entry(
-    sent: Handover, operator_okut: User, english: Any
+    sent: Handover, operator_okut: User, english: Any, settings: Any
 ) -> None:
+    # Whatever Host the request named (here the test client's), the printed link is SIAGA's own.
+    settings.PUBLIC_URL = "https://siaga.kpu-okut.example"
     response = english(operator_okut).get(reverse("logistics:custody-bast-pdf", args=[sent.pk]))
     reader = read(response.content)
-    address = "http://testserver" + reverse("ledger:entry", args=[sent.dispatch_seq])
+    address = "https://siaga.kpu-okut.example" + reverse("ledger:entry", args=[sent.dispatch_seq])
+    assert "testserver" not in text(reader)
     images = qr_images(reader)
     assert len(images) == 1
     assert carries(images[0], address)

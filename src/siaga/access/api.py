@@ -672,7 +672,6 @@ def get_photo(request: HttpRequest, visitor_id: uuid.UUID) -> HttpResponse:
     if visitor is None:
         raise NotFound("photo_not_found", _("No such photo."))
     response = HttpResponse(bytes(visitor.photo or b""), content_type=visitor.photo_content_type)
-    response["Cache-Control"] = "private, max-age=3600"
     response["X-Content-Type-Options"] = "nosniff"
     return response
 

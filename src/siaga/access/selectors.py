@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import io
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from siaga.access.models import GateEvent, Presence
 from siaga.access.services import local_time, needs_two_persons, normalise_plate
 from siaga.accounts.nik import validate_nik
 from siaga.core.errors import InvalidInput, SiagaError
+from siaga.core.excel import ExcelWriter
 from siaga.sites.models import Site, Zone
 
 
@@ -202,13 +202,7 @@ def _chunks(events: QuerySet[GateEvent]) -> Iterator[GateEvent]:
 def export_workbook(events: QuerySet[GateEvent], *, title: str) -> bytes:
     """The gate log as an Excel workbook (streamed row by row: write-only mode), with the
     local time of each site and the ledger entry that proves each row."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(title[:31] or "Log")
-    bold = Font(bold=True)
+    book = ExcelWriter()
     headers = [
         _("Time (local)"),
         _("Time zone"),
@@ -227,12 +221,7 @@ def export_workbook(events: QuerySet[GateEvent], *, title: str) -> bytes:
         _("Note"),
         _("Ledger entry"),
     ]
-    row = []
-    for text in headers:
-        cell = WriteOnlyCell(sheet, value=text)
-        cell.font = bold
-        row.append(cell)
-    sheet.append(row)
+    sheet = book.sheet(title or "Log", headers)
     for event in _chunks(events):
         local = local_time(event.site, event.at)
         sheet.append(
@@ -257,6 +246,4 @@ def export_workbook(events: QuerySet[GateEvent], *, title: str) -> bytes:
                 event.ledger_seq,
             ]
         )
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return book.to_bytes()

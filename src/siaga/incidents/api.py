@@ -394,6 +394,5 @@ def get_photo(request: HttpRequest, incident_id: uuid.UUID, photo_id: uuid.UUID)
     if photo is None:
         raise NotFound("photo_not_found", _("No such photo."))
     response = HttpResponse(bytes(photo.content), content_type=photo.content_type)
-    response["Cache-Control"] = "private, max-age=86400"
     response["X-Content-Type-Options"] = "nosniff"
     return response

@@ -54,8 +54,8 @@ def _gps(image: Image.Image) -> tuple[Decimal, Decimal] | tuple[None, None]:
             return None, None
         lat = _degrees(gps[2], str(gps.get(1, "N")))
         lon = _degrees(gps[4], str(gps.get(3, "E")))
-    except (KeyError, TypeError, ValueError, ZeroDivisionError, IndexError):
-        return None, None
+    except (KeyError, TypeError, ValueError, ZeroDivisionError, IndexError, SyntaxError, OSError):
+        return None, None  # EXIF that cannot be read gives no position; the pixels still count
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         return None, None
     return Decimal(f"{lat:.6f}"), Decimal(f"{lon:.6f}")
@@ -100,8 +100,14 @@ def decode_photo(
         raise invalid from None
     latitude, longitude = _gps(image)
     # Turn the pixels upright, then write them out anew: no EXIF, no XMP, no ICC comments.
-    upright: Image.Image = ImageOps.exif_transpose(image)
+    try:
+        upright: Image.Image = ImageOps.exif_transpose(image)
+    except (SyntaxError, OSError, ValueError, TypeError, KeyError):
+        upright = image  # an orientation that cannot be read leaves the pixels as they are
     image = upright  # type: ignore[assignment]
+    # Pillow writes what it read back out of ``info`` (a JPEG's comment, an ICC profile, EXIF):
+    # the copy that is kept carries the pixels alone.
+    image.info = {}
     out = io.BytesIO()
     if kind == "JPEG":
         image.convert("RGB").save(out, "JPEG", quality=85, optimize=True)

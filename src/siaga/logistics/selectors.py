@@ -9,9 +9,7 @@ per TPS in Python."""
 from __future__ import annotations
 
 import datetime as dt
-import io
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +23,7 @@ from django.utils.translation import gettext_lazy
 from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import user_can
 from siaga.core.errors import NotFound
+from siaga.core.excel import ExcelWriter
 from siaga.logistics.choices import (
     DiscrepancyKind,
     DiscrepancyState,
@@ -631,13 +630,8 @@ def _judge_tps(row: Row) -> None:
 def export_workbook(recon: Reconciliation, *, level: int | None = None) -> bytes:
     """The reconciliation at ``level`` (by default the children of its region) as a workbook:
     one sheet of totals per row with its flags, one of the figures per row and item."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-
     rows = recon.rollup(level if level is not None else recon.child_level)
-    book = Workbook(write_only=True)
-    bold = Font(bold=True)
+    book = ExcelWriter()
     figure_labels = [
         _("Need"),
         _("Packed"),
@@ -646,18 +640,8 @@ def export_workbook(recon: Reconciliation, *, level: int | None = None) -> bytes
         _("Damaged"),
         _("Returned"),
     ]
-
-    def header(sheet: Any, texts: Iterable[str]) -> None:
-        cells = []
-        for text in texts:
-            cell = WriteOnlyCell(sheet, value=str(text))
-            cell.font = bold
-            cells.append(cell)
-        sheet.append(cells)
-
-    totals = book.create_sheet(_("Reconciliation")[:31])
-    header(
-        totals,
+    totals = book.sheet(
+        _("Reconciliation"),
         [
             _("Code"),
             _("Name"),
@@ -686,13 +670,10 @@ def export_workbook(recon: Reconciliation, *, level: int | None = None) -> bytes
                 int(row.late),
             ]
         )
-    per_item = book.create_sheet(_("Per item")[:31])
-    header(per_item, [_("Code"), _("Name"), _("Item"), *figure_labels])
+    per_item = book.sheet(_("Per item"), [_("Code"), _("Name"), _("Item"), *figure_labels])
     for row in rows:
         for item in recon.items:
             counts = row.counts.get(item.pk)
             if counts is not None:
                 per_item.append([row.code, row.name, item.name, *counts])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return book.to_bytes()

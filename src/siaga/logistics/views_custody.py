@@ -35,6 +35,7 @@ from siaga.accounts.models import User
 from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import scope_roots, user_can
 from siaga.core.errors import InvalidInput, SiagaError
+from siaga.core.links import public_url
 from siaga.ledger.models import Entry
 from siaga.logistics import pdf, services
 from siaga.logistics.choices import (
@@ -180,9 +181,9 @@ def _entry_url(seq: int | None) -> str | None:
     return reverse("ledger:entry", args=[seq]) if seq is not None else None
 
 
-def ledger_entry_address(request: HttpRequest, seq: int) -> str:
+def ledger_entry_address(seq: int) -> str:
     """The absolute address of a ledger entry, as printed in the BAST's QR code."""
-    return request.build_absolute_uri(reverse("ledger:entry", args=[seq]))
+    return public_url(reverse("ledger:entry", args=[seq]))
 
 
 def scans_api_url() -> str:
@@ -524,7 +525,7 @@ def bast_pdf(request: HttpRequest, handover_id: uuid.UUID) -> HttpResponse:
         parts=parts,
         lines=_lines(handover),
         discrepancies=_discrepancies(handover),
-        entry_url=ledger_entry_address(request, handover.dispatch_seq)
+        entry_url=ledger_entry_address(handover.dispatch_seq)
         if handover.dispatch_seq is not None
         else "",
     )

@@ -9,20 +9,24 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import smtplib
+import socket
 import threading
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.utils.translation import gettext as _
 
+from siaga.core.links import public_url
 from siaga.notify.choices import Channel
 
 USER_AGENT = "SIAGA-notify/1"
@@ -65,20 +69,13 @@ class Outgoing:
     lease_owner: str
 
 
-def absolute_url(url: str) -> str:
-    """A site-relative link ("/insiden/…/") made absolute with SIAGA_PUBLIC_URL."""
-    if not url:
-        return ""
-    return f"{settings.PUBLIC_URL}{url}"
-
-
 def webhook_payload(message: Outgoing) -> dict[str, Any]:
     return {
         "id": str(message.id),
         "kind": message.kind,
         "title": message.title,
         "body": message.body,
-        "url": absolute_url(message.url),
+        "url": public_url(message.url),
         "data": message.data,
         "about": {"type": message.about_type, "id": message.about_id}
         if message.about_type
@@ -105,7 +102,7 @@ def _text(message: Outgoing) -> str:
     if message.body:
         parts.append(message.body)
     if message.url:
-        parts.append(absolute_url(message.url))
+        parts.append(public_url(message.url))
     return "\n\n".join(parts)
 
 
@@ -132,7 +129,44 @@ def _timeout(message: Outgoing) -> float:
     return min(wanted, settings.NOTIFY_LEASE_SECONDS * 0.8)
 
 
+def is_private_host(host: str) -> bool:
+    """Whether ``host`` names this machine or a private network: ``localhost``, or an address
+    literal that is loopback, private, link-local, reserved, multicast or unspecified."""
+    host = host.strip("[]").lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return not address.is_global
+
+
+def _refuse_private_destination(url: str) -> None:
+    """A webhook reaches only public addresses (unless the deployment allows private ones): a
+    unit admin must not point SIAGA's signed requests at its own database, cloud metadata or an
+    office network. The name is resolved here, just before the request, so that a public name
+    that resolves to a private address is refused too."""
+    if settings.NOTIFY_WEBHOOK_ALLOW_PRIVATE:
+        return
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if is_private_host(host):
+        raise DeliveryError(f"webhook: {host} is not a public address", permanent=True)
+    try:
+        resolved = socket.getaddrinfo(host, parts.port or 443, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError) as exc:
+        raise DeliveryError(f"webhook: cannot resolve {host}: {exc}") from None
+    for *_rest, sockaddr in resolved:
+        if is_private_host(str(sockaddr[0])):
+            raise DeliveryError(
+                f"webhook: {host} resolves to {sockaddr[0]}, not a public address",
+                permanent=True,
+            )
+
+
 def send_webhook(message: Outgoing) -> None:
+    _refuse_private_destination(message.address)
     body = json.dumps(
         webhook_payload(message), ensure_ascii=False, separators=(",", ":"), sort_keys=True
     ).encode()

@@ -44,7 +44,7 @@ from siaga.core.idempotency import Created, replay_or_conflict
 from siaga.core.ids import uuid7
 from siaga.ledger import services as ledger
 from siaga.notify import channels
-from siaga.notify.channels import DeliveryError, Outgoing
+from siaga.notify.channels import DeliveryError, Outgoing, is_private_host
 from siaga.notify.choices import PERSONAL_CHANNELS, Channel, EndpointChannel, MessageState
 from siaga.notify.models import MAX_ENDPOINT_TIMEOUT, Endpoint, Message
 from siaga.regions.codes import parse_region_code
@@ -731,6 +731,14 @@ def normalize_address(channel: str, address: str) -> str:
             raise _address_invalid(
                 channel, _("A webhook is an http:// or https:// URL of at most 500 characters.")
             ) from None
+        if not settings.NOTIFY_WEBHOOK_ALLOW_PRIVATE and is_private_host(
+            urlsplit(address).hostname or ""
+        ):
+            raise InvalidInput(
+                "endpoint_address_private",
+                _("A webhook must be on a public address, not this machine or a private network."),
+                detail={"channel": channel},
+            )
         return address
     raise InvalidInput(
         "endpoint_channel_unknown", _("Unknown channel."), detail={"channel": channel}
