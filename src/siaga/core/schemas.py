@@ -1,6 +1,25 @@
+"""Schemas shared by every app's API: the one error shape and the one page of a list.
+
+Every list endpoint's query schema derives from :class:`PageQuery`, so ``offset`` and ``limit``
+have bounds everywhere: a number the database cannot hold (SQLite and PostgreSQL both stop at
+2^63 - 1) is refused as ``422 validation_error`` before a query is built.
+"""
+
 from __future__ import annotations
 
-from ninja import Schema
+from typing import Annotated
+
+from ninja import Field, Schema
+
+# Far beyond any list a client pages through (the national deployment's largest table holds
+# ~10^8 rows), and far below 2^63 even with ``limit`` added to it.
+MAX_OFFSET = 1_000_000_000
+
+# Any other integer a client sends that reaches the database (a row id, a count) stays within a
+# signed 64-bit column; a larger one answers 422 rather than an overflow in the driver.
+MAX_DB_INTEGER = 2**63 - 1
+
+DbInt = Annotated[int, Field(ge=-MAX_DB_INTEGER, le=MAX_DB_INTEGER)]
 
 
 class ErrorOut(Schema):
@@ -9,3 +28,11 @@ class ErrorOut(Schema):
     code: str
     message: str
     detail: object | None = None
+
+
+class PageQuery(Schema):
+    """``limit`` and ``offset`` of a list. A list with another default or ceiling for ``limit``
+    redeclares that field only; ``offset`` keeps its bounds."""
+
+    limit: int = Field(50, ge=1, le=500, description="how many items, at most")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="how many items to skip")
