@@ -27,6 +27,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.openapi.schema import OpenAPISchema
 from ninja.operation import Operation
 from ninja.renderers import JSONRenderer
 from ninja.responses import NinjaJSONEncoder
@@ -51,6 +52,7 @@ _STATUS_CODES = {
 }
 
 _WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_BODY_SOURCES = frozenset({"body", "form", "file"})
 
 
 class OffsetJSONEncoder(NinjaJSONEncoder):
@@ -71,16 +73,19 @@ class OffsetJSONRenderer(JSONRenderer):
 def standard_error_statuses(operation: Operation) -> set[int]:
     """The error statuses an operation can answer whatever its handler does.
 
-    401 and 403 where it needs a user (no or a bad token; a role or CSRF check that fails), 404
-    and 422 where it takes input (a path, query or body that names something outside the
-    caller's scope, or does not fit the schema), 409 and 413 on writes (a reused client id or
-    a unique value; a body over the size limit), 429 where it is throttled, and 500/503 on
-    every operation (the last-resort handlers below)."""
+    400 where it takes a body (one that cannot be parsed); 401 and 403 where it needs a user
+    (no or a bad token; a role or CSRF check that fails); 404 and 422 where it takes input (a
+    path, query or body that names something outside the caller's scope, or does not fit the
+    schema); 409 and 413 on writes (a reused client id or a unique value; a body over the size
+    limit); 429 where it is throttled; 500 and 503 on every operation (the last-resort
+    handlers below)."""
     statuses = {500, 503}
     if operation.auth_callbacks:
         statuses |= {401, 403}
     if any(model.model_fields for model in operation.models):
         statuses |= {404, 422}
+    if any(model.__ninja_param_source__ in _BODY_SOURCES for model in operation.models):
+        statuses.add(400)  # a body that cannot be parsed at all
     if _WRITE_METHODS & set(operation.methods):
         statuses |= {409, 413, 422}
     if operation.throttle_objects:
@@ -97,6 +102,13 @@ class SiagaAPI(NinjaAPI):
         self._errors_declared = False
         install_error_handlers(self)
 
+    def get_openapi_schema(
+        self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None
+    ) -> OpenAPISchema:
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        _local_times_of_day(schema)
+        return schema
+
     def _get_bound_routers(self) -> list[BoundRouter]:
         # Ninja binds the routers once, on the first look at the URLs or the schema; each
         # operation is final from then on, so that is where the standard errors are added.
@@ -108,6 +120,29 @@ class SiagaAPI(NinjaAPI):
                     for operation in path_view.operations:
                         declare_error_responses(operation)
         return bound
+
+
+# A time of day (a site's after-hours window, a pass's daily hours) is the warehouse's wall-clock
+# time and has no offset; pydantic names it ``format: time``, which RFC 3339 reads as a time
+# *with* an offset. The schema says what is sent: RFC 3339's partial-time.
+_PARTIAL_TIME = {
+    "type": "string",
+    "format": "partial-time",
+    "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?$",
+    "description": "a local time of day (the site's wall clock), HH:MM[:SS]",
+}
+
+
+def _local_times_of_day(node: Any) -> None:
+    if isinstance(node, dict):
+        if node.get("type") == "string" and node.get("format") == "time":
+            node.update({k: v for k, v in _PARTIAL_TIME.items() if k != "description"})
+            node.setdefault("description", _PARTIAL_TIME["description"])
+        for value in node.values():
+            _local_times_of_day(value)
+    elif isinstance(node, list):
+        for value in node:
+            _local_times_of_day(value)
 
 
 def declare_error_responses(operation: Operation) -> None:
