@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db import OperationalError
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.urls import path
 from ninja import Router, Schema
 
@@ -41,7 +41,15 @@ def aware(request: HttpRequest) -> dict[str, dt.datetime]:
     return {"at": dt.datetime(2029, 2, 11, 16, 40, tzinfo=dt.UTC)}
 
 
+def boom_page(request: HttpRequest) -> HttpResponse:
+    raise RuntimeError("a page that fails")
+
+
 crash_api = SiagaAPI(title="crash", version="test", urls_namespace="crash-api", auth=None)
 crash_api.add_router("", router)
 
-urlpatterns = [path("api/test/", crash_api.urls), *siaga_urlpatterns]
+urlpatterns = [
+    path("api/test/", crash_api.urls),
+    path("boom-page/", boom_page),
+    *siaga_urlpatterns,
+]

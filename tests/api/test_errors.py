@@ -122,8 +122,10 @@ def test_a_database_error_answers_503_database_unavailable(client: Client) -> No
 
 @pytest.mark.urls("tests.api.crash_urls")
 def test_html_pages_keep_djangos_handler(client: Client) -> None:
-    # Only the API's operations answer JSON; a page that fails raises to Django's handler.
-    client.raise_request_exception = True
+    # The last resort is the API's: a page that fails goes to Django's handler (the test
+    # client re-raises what that handler would turn into its 500 page).
+    with pytest.raises(RuntimeError, match="a page that fails"):
+        client.get("/boom-page/")
     response = client.get("/no-such-page/")
     assert response.status_code == 404
     assert response["Content-Type"].startswith("text/html")

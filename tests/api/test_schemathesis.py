@@ -31,7 +31,7 @@ from siaga.accounts.models import User
 from siaga.accounts.services import issue_api_token
 from tests.conftest import World
 
-EXAMPLES = int(os.environ.get("SIAGA_SCHEMATHESIS_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("SIAGA_SCHEMATHESIS_EXAMPLES", "12"))
 CHECKS = [
     not_a_server_error,
     status_code_conformance,

@@ -7,19 +7,11 @@ have bounds everywhere: a number the database cannot hold (SQLite and PostgreSQL
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from ninja import Field, Schema
 
 # Far beyond any list a client pages through (the national deployment's largest table holds
 # ~10^8 rows), and far below 2^63 even with ``limit`` added to it.
 MAX_OFFSET = 1_000_000_000
-
-# Any other integer a client sends that reaches the database (a row id, a count) stays within a
-# signed 64-bit column; a larger one answers 422 rather than an overflow in the driver.
-MAX_DB_INTEGER = 2**63 - 1
-
-DbInt = Annotated[int, Field(ge=-MAX_DB_INTEGER, le=MAX_DB_INTEGER)]
 
 
 class ErrorOut(Schema):
