@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import sys
 import uuid
 from typing import Any
 
@@ -25,6 +26,7 @@ from django.db import OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.defaults import server_error as django_server_error
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.openapi.schema import OpenAPISchema
@@ -286,6 +288,26 @@ def error_response(
 def api_not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
     """Unknown paths under /api/v1/ answer in the API's shape, not with an HTML page."""
     return error_response(request, 404, "route_not_found", _("No such API route."))
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """Django's ``handler500``: a fault outside an API operation (in a middleware, say) under
+    /api/ still answers the API's shape; every other path keeps Django's own 500 page.
+    Django has logged the traceback already (logger ``django.request``)."""
+    if not request.path.startswith("/api/"):
+        return django_server_error(request)
+    if isinstance(sys.exc_info()[1], OperationalError):
+        response = error_response(
+            request,
+            503,
+            "database_unavailable",
+            _("The database cannot be used just now; nothing was saved. Try again later."),
+        )
+        response["Retry-After"] = "30"
+        return response
+    return error_response(
+        request, 500, "server_error", _("Something went wrong on the server; it has been logged.")
+    )
 
 
 def register_routers() -> None:

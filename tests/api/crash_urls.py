@@ -11,6 +11,7 @@ from django.urls import path
 from ninja import Router, Schema
 
 from siaga.api import SiagaAPI
+from siaga.urls import handler500 as siaga_handler500
 from siaga.urls import urlpatterns as siaga_urlpatterns
 
 
@@ -48,8 +49,22 @@ def boom_page(request: HttpRequest) -> HttpResponse:
 crash_api = SiagaAPI(title="crash", version="test", urls_namespace="crash-api", auth=None)
 crash_api.add_router("", router)
 
+
+def boom_beside_the_api(request: HttpRequest) -> HttpResponse:
+    # A plain Django view under /api/, as a middleware's fault would be: not an operation.
+    raise RuntimeError("a fault outside any operation")
+
+
+def database_gone_beside_the_api(request: HttpRequest) -> HttpResponse:
+    raise OperationalError("disk I/O error")
+
+
+handler500 = siaga_handler500
+
 urlpatterns = [
     path("api/test/", crash_api.urls),
+    path("api/plain/boom", boom_beside_the_api),
+    path("api/plain/database-gone", database_gone_beside_the_api),
     path("boom-page/", boom_page),
     *siaga_urlpatterns,
 ]

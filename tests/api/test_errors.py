@@ -131,6 +131,25 @@ def test_html_pages_keep_djangos_handler(client: Client) -> None:
     assert response["Content-Type"].startswith("text/html")
 
 
+@pytest.mark.urls("tests.api.crash_urls")
+def test_a_fault_outside_an_operation_under_api_still_answers_json(client: Client) -> None:
+    client.raise_request_exception = False  # let Django's handler500 answer, as in production
+    response = client.get("/api/plain/boom", HTTP_ACCEPT_LANGUAGE="en")
+    assert response.status_code == 500
+    assert response.json() == {
+        "code": "server_error",
+        "message": "Something went wrong on the server; it has been logged.",
+        "detail": None,
+    }
+    assert "a fault outside" not in response.content.decode()
+    gone = client.get("/api/plain/database-gone", HTTP_ACCEPT_LANGUAGE="en")
+    assert gone.status_code == 503
+    assert gone.json()["code"] == "database_unavailable"
+    page = client.get("/boom-page/")
+    assert page.status_code == 500
+    assert page["Content-Type"].startswith("text/html")
+
+
 def test_a_write_on_a_read_only_database_is_503_and_writes_nothing(
     client: Client, admin_okut: User, world: World
 ) -> None:
@@ -165,17 +184,41 @@ def test_a_naive_date_time_leaves_with_the_deployments_offset(client: Client) ->
     assert client.get("/api/test/aware").json() == {"at": "2029-02-11T16:40:00Z"}
 
 
-def test_date_times_from_the_database_carry_their_offset(client: Client, guard_okut: User) -> None:
-    from siaga.accounts.services import issue_api_token
+def _stamps(node: Any) -> list[str]:
+    """Every non-null ``…_at`` value in a response body."""
+    if isinstance(node, list):
+        return [stamp for item in node for stamp in _stamps(item)]
+    if isinstance(node, dict):
+        found = [v for k, v in node.items() if k.endswith("_at") and isinstance(v, str)]
+        return found + [stamp for v in node.values() for stamp in _stamps(v)]
+    return []
 
+
+def test_date_times_from_the_database_carry_their_offset(
+    client: Client, guard_okut: User, world: World
+) -> None:
+    from siaga.accounts.services import issue_api_token
+    from siaga.alarms.services import raise_alarm
+
+    raise_alarm(
+        source="hazards",
+        key="sensor:HUM-B-02",
+        kind="humidity_high",
+        site=world.warehouse_okut,
+        severity="warning",
+        message="Kelembapan Gudang B 88%",
+    )
     _token, raw = issue_api_token(actor=guard_okut, name="gate phone")
-    response = client.get("/api/v1/auth/tokens", HTTP_AUTHORIZATION=f"Bearer {raw}")
-    assert response.status_code == 200
-    [listed] = response.json()
-    stamps = [value for value in listed.values() if isinstance(value, str) and "T" in value]
-    assert stamps, listed
+    bearer = f"Bearer {raw}"
+    stamps: list[str] = []
+    for url in ("/api/v1/auth/tokens", "/api/v1/alarms"):
+        response = client.get(url, HTTP_AUTHORIZATION=bearer)
+        assert response.status_code == 200
+        stamps += _stamps(response.json())
+    assert len(stamps) >= 5  # created, expires and last used; first and last raised
     for value in stamps:
         assert OFFSET.match(value), value
+        assert value.endswith("Z"), value  # stored in UTC, sent in UTC
 
 
 def test_every_operation_declares_its_error_statuses(schema: dict[str, Any]) -> None:
