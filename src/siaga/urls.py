@@ -7,6 +7,9 @@ from django.urls import include, path, re_path
 from siaga.api import api, api_not_found
 from siaga.web import views
 
+# Under /api/ a fault outside an operation still answers JSON; pages keep Django's 500.
+handler500 = "siaga.api.server_error"
+
 admin.site.site_header = "SIAGA"
 admin.site.site_title = "SIAGA"
 

@@ -21,7 +21,7 @@ from siaga.accounts.auth import actor_of
 from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import user_can
 from siaga.core.errors import NotFound
-from siaga.core.schemas import ErrorOut
+from siaga.core.schemas import ErrorOut, PageQuery
 from siaga.sites.models import Site
 
 visits_router = Router(tags=["gate"])
@@ -431,13 +431,11 @@ def register_visit(request: HttpRequest, payload: VisitIn) -> Status[Visit]:
     return Status(201 if result.created else 200, _visit(request, result.obj.pk))
 
 
-class VisitFilter(Schema):
+class VisitFilter(PageQuery):
     site: uuid.UUID | None = None
     state: str | None = Field(None, description="a state, or 'pending' (requested or approved)")
     day: dt.date | None = Field(None, description="visits planned to overlap this day")
     waiting_for_me: bool = False
-    limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
 
 
 @visits_router.get("", response={200: VisitPage, 422: ErrorOut}, summary="Visits in your scope")
@@ -539,15 +537,13 @@ def check_out(request: HttpRequest, payload: CheckOutIn) -> Status[GateEvent]:
     return Status(200, _event(request, result.obj.pk))
 
 
-class LogFilter(Schema):
+class LogFilter(PageQuery):
     site: uuid.UUID | None = None
     zone: uuid.UUID | None = None
     kind: str | None = Field(None, pattern="^(check_in|check_out)$")
     q: str | None = Field(None, max_length=100, description="a name, organisation, plate or NIK")
     since: dt.date | None = None
     until: dt.date | None = None
-    limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
 
 
 @gate_router.get(

@@ -15,7 +15,7 @@ from siaga.accounts.permissions import Action
 from siaga.alarms import services
 from siaga.alarms.models import Alarm
 from siaga.core.errors import NotFound
-from siaga.core.schemas import ErrorOut
+from siaga.core.schemas import ErrorOut, PageQuery
 from siaga.regions.codes import REGION_CODE_PATTERN, parse_region_code, subtree_q
 
 router = Router(tags=["alarms"])
@@ -68,14 +68,13 @@ class AlarmPage(Schema):
     items: list[AlarmOut]
 
 
-class AlarmFilter(Schema):
+class AlarmFilter(PageQuery):
     active: bool | None = None
     acknowledged: bool | None = None
     site: uuid.UUID | None = None
     region: str | None = Field(None, pattern=REGION_CODE_PATTERN)
     severity: str | None = None
     limit: int = Field(100, ge=1, le=500)
-    offset: int = Field(0, ge=0)
 
 
 def _one(request: HttpRequest, alarm_id: uuid.UUID) -> Alarm:

@@ -16,7 +16,7 @@ from ninja.files import UploadedFile
 from siaga.accounts.auth import actor_of
 from siaga.accounts.permissions import Action
 from siaga.core.errors import NotFound
-from siaga.core.schemas import ErrorOut
+from siaga.core.schemas import ErrorOut, PageQuery
 from siaga.incidents import selectors, services
 from siaga.incidents.choices import OPEN_STATES
 from siaga.incidents.models import Incident, IncidentEvent, IncidentPhoto
@@ -158,14 +158,12 @@ class IncidentIn(Schema):
     occurred_at: datetime | None = None
 
 
-class IncidentFilter(Schema):
+class IncidentFilter(PageQuery):
     state: str | None = Field(None, description="a state, or 'open'")
     category: str | None = None
     severity: int | None = Field(None, ge=1, le=4)
     site: uuid.UUID | None = None
     region: str | None = Field(None, pattern=REGION_CODE_PATTERN)
-    limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
 
 
 class ResolveIn(Schema):

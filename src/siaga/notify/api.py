@@ -14,7 +14,7 @@ from siaga.accounts.auth import actor_of
 from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import scope_roots
 from siaga.core.errors import NotFound, PermissionDenied
-from siaga.core.schemas import ErrorOut
+from siaga.core.schemas import ErrorOut, PageQuery
 from siaga.notify import services
 from siaga.notify.choices import EndpointChannel
 from siaga.notify.models import Endpoint, Message
@@ -89,10 +89,8 @@ class InboxPage(Schema):
     items: list[MessageOut]
 
 
-class InboxFilter(Schema):
+class InboxFilter(PageQuery):
     unread: bool = Field(False, description="only unread messages")
-    limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0)
 
 
 class DeadLetterOut(MessageOut):
@@ -111,9 +109,8 @@ class DeadLetterPage(Schema):
     items: list[DeadLetterOut]
 
 
-class PageFilter(Schema):
+class PageFilter(PageQuery):
     limit: int = Field(100, ge=1, le=1000)
-    offset: int = Field(0, ge=0)
 
 
 @router.get(

@@ -10,7 +10,7 @@ from ninja import Field, Query, Router, Schema, Status
 from siaga.accounts.auth import actor_of
 from siaga.accounts.permissions import Action
 from siaga.core.errors import NotFound
-from siaga.core.schemas import ErrorOut
+from siaga.core.schemas import ErrorOut, PageQuery
 from siaga.regions.codes import REGION_CODE_PATTERN, parse_region_code, subtree_q
 from siaga.sites import services
 from siaga.sites.choices import SiteKind, ZoneKind
@@ -61,12 +61,11 @@ class SitePage(Schema):
     items: list[SiteOut]
 
 
-class SiteFilter(Schema):
+class SiteFilter(PageQuery):
     kind: SiteKind | None = None
     region: str | None = Field(None, description="region code; the whole subtree matches")
     q: str | None = Field(None, max_length=100)
     limit: int = Field(100, ge=1, le=1000)
-    offset: int = Field(0, ge=0)
 
 
 class SiteIn(Schema):
