@@ -14,7 +14,7 @@ from django.db.models import Model
 from django.forms import BaseFormSet, ModelForm
 from django.http import HttpRequest
 
-from siaga.ledger import services
+from siaga.ledger import redaction, services
 from siaga.ledger.models import Checkpoint, Cosignature, Entry, WitnessKey
 
 
@@ -27,7 +27,7 @@ def _region_of(obj: Model) -> str:
 
 
 def _changes(form: ModelForm[Any]) -> dict[str, str]:
-    return {name: str(form.cleaned_data.get(name)) for name in form.changed_data}
+    return redaction.change_record(form.cleaned_data, form.changed_data)
 
 
 def record_admin_change(
@@ -38,7 +38,11 @@ def record_admin_change(
         subject=obj,
         actor=request.user,
         region=_region_of(obj),
-        payload={"via": "admin", "object": str(obj), "changes": changes or {}},
+        payload={
+            "via": "admin",
+            "object": str(obj),
+            "changes": redaction.change_record(changes or {}, changes or {}),
+        },
     )
 
 

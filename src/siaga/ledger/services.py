@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from siaga.core import bulk
 from siaga.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from siaga.core.ids import uuid7
-from siaga.ledger import keys, merkle, note
+from siaga.ledger import keys, merkle, note, redaction
 from siaga.ledger.encoding import EncodingError, canonical_entry, canonical_json
 from siaga.ledger.models import (
     Checkpoint,
@@ -108,6 +108,9 @@ def append_many(facts: Sequence[Fact], *, returning: bool = True) -> list[Entry]
                 detail=str(exc),
             ) from None
         _check_text(payload, fact, checked)
+        forbidden = redaction.forbidden_in(payload)
+        if forbidden is not None:
+            raise LedgerUsageError(f"a ledger payload may not hold {forbidden} (kind {fact.kind})")
         prepared.append((payload, str(entry_id)))
     # Lock first: a concurrent append of the same id then finds it here instead of clashing.
     # Plain SQL: this runs once per custody event, and the ORM would cost more than the query.

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import transaction
+
+from siaga.ledger import redaction, services
+from siaga.ledger.models import Entry
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"changes": {"password1": "x"}},
+        {"deep": [{"token": "abc"}]},
+        {"q": "q=3201234567890123"},
+        {"contact": "+6281234567890"},
+        {"contact": "081234567890"},
+    ],
+)
+def test_append_refuses_secrets_and_identifiers(payload: dict[str, Any]) -> None:
+    before = Entry.objects.count()
+    with pytest.raises(services.LedgerUsageError), transaction.atomic():
+        services.append(kind="test.fact", subject=("test.thing", "1"), payload=payload)
+    assert Entry.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_append_takes_ordinary_payload() -> None:
+    with transaction.atomic():
+        entry = services.append(
+            kind="test.fact", subject=("test.thing", "1"), payload={"n": 1234567, "nik_hash": "ab"}
+        )
+    assert Entry.objects.filter(seq=entry.seq).exists()
+
+
+def test_change_record_hides_secrets_and_masks() -> None:
+    record = redaction.change_record(
+        {"password1": "s3cret!", "nik": "3201234567890123", "name": "Budi"},
+        ["password1", "nik", "name"],
+    )
+    assert record == {"password1": "changed", "nik": "************0123", "name": "Budi"}
+
+
+@pytest.mark.django_db
+def test_admin_add_user_never_writes_password(client_for: Any, root: Any) -> None:
+    client = client_for(root)
+    secret = "Very-long-Passw0rd-xyz"
+    response = client.post(
+        "/admin/accounts/user/add/",
+        {"username": "baru", "password1": secret, "password2": secret, "usable_password": "true"},
+    )
+    assert response.status_code == 302, response.content[:2000]
+    entries = list(Entry.objects.filter(kind="user.created"))
+    assert len(entries) == 1
+    assert secret not in entries[0].payload
+    assert "password1" in entries[0].payload and '"changed"' in entries[0].payload
