@@ -143,14 +143,15 @@ def env_database(name: str, home: Path) -> dict[str, object]:
     return config
 
 
-def secret_key(name: str, home: Path) -> str:
-    """The secret key from the environment, else one generated once and kept under ``home``."""
+def secret_key(name: str, home: Path, *, file_name: str = "secret_key") -> str:
+    """The secret key from the environment, else one generated once and kept under ``home``
+    (in ``file_name``, readable by its owner only)."""
     raw = os.environ.get(name)
     if raw is not None:
         if len(raw) < 32:
             raise ImproperlyConfigured(f"{name} must be at least 32 characters long.")
         return raw
-    key_file = home / "secret_key"
+    key_file = home / file_name
     if key_file.exists():
         return key_file.read_text().strip()
     home.mkdir(parents=True, exist_ok=True)

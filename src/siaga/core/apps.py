@@ -8,3 +8,10 @@ class CoreConfig(AppConfig):
     name = "siaga.core"
     label = "core"
     verbose_name = _("Core")
+
+    def ready(self) -> None:
+        from django.db.backends.signals import connection_created
+
+        from siaga.core.files import sqlite_owner_only
+
+        connection_created.connect(sqlite_owner_only, dispatch_uid="siaga.sqlite_owner_only")

@@ -1,0 +1,201 @@
+"""Shared by the gate's use cases: person and item shapes, input checks, site rules, ledger."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import phonenumbers
+from django.utils.translation import gettext_lazy as _
+
+from siaga.access.choices import (
+    ItemKind,
+    Officer,
+)
+from siaga.access.models import (
+    Presence,
+    SiteRules,
+    StandingPass,
+    Visit,
+    Visitor,
+)
+from siaga.accounts.choices import AgencyKind
+from siaga.accounts.models import User
+from siaga.accounts.permissions import Action
+from siaga.accounts.scoping import unit_covering, user_can
+from siaga.core.errors import InvalidInput, NotFound, PermissionDenied
+from siaga.ledger import services as ledger
+from siaga.regions.timezones import time_zone_of
+from siaga.sites.choices import ZoneKind
+from siaga.sites.models import Site, Zone
+
+# A visitor may come this long before the planned start; later than the planned end the visit
+# has expired.
+EARLY_ARRIVAL = dt.timedelta(hours=2)
+MAX_VISIT_LENGTH = dt.timedelta(days=7)
+MAX_PASS_LENGTH = dt.timedelta(days=400)
+# Indonesian plates: area letters, number, suffix letters ("BG 1234 AB", "B 1 RI").
+_PLATE = re.compile(r"^([A-Z]{1,2}) ?(\d{1,4}) ?([A-Z]{0,3})$")
+_WEEKDAYS = re.compile(r"^[1-7]{1,7}$")
+# Who counts for the two-person rule: a KPU officer with a Polri or Bawaslu officer.
+_KPU_SIDE = frozenset({Officer.KPU})
+_GUARD_SIDE = frozenset({Officer.POLRI, Officer.BAWASLU})
+_AGENCY_OFFICER = {
+    AgencyKind.KPU: Officer.KPU,
+    AgencyKind.POLRI: Officer.POLRI,
+    AgencyKind.BAWASLU: Officer.BAWASLU,
+}
+
+
+@dataclass(frozen=True)
+class PersonData:
+    """A person as the gate registers them; the NIK finds an existing record."""
+
+    nik: str
+    name: str = ""
+    organisation: str = ""
+    phone: str = ""
+
+
+@dataclass(frozen=True)
+class Item:
+    kind: str
+    count: int = 1
+    label: str = ""
+
+
+@dataclass
+class _Entry:
+    """One person going into a zone in a check-in (the entrant or a companion)."""
+
+    visitor: Visitor
+    visit: Visit | None
+    standing_pass: StandingPass | None
+    presence: Presence | None
+    event_id: uuid.UUID
+    companions: list[dict[str, str]] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# Small checks shared by the use cases
+
+
+def normalise_phone(raw: str) -> str:
+    """An Indonesian phone number in E.164 (+62…), or ``phone_invalid``."""
+    raw = (raw or "").strip()
+    if not raw:
+        return ""
+    try:
+        number = phonenumbers.parse(raw, "ID")
+    except phonenumbers.NumberParseException:
+        number = None
+    if (
+        number is None
+        or phonenumbers.region_code_for_number(number) != "ID"
+        or not phonenumbers.is_valid_number(number)
+    ):
+        raise InvalidInput(
+            "phone_invalid",
+            _("This is not a valid Indonesian phone number (e.g. 0812 3456 7890)."),
+            detail={"field": "phone"},
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalise_plate(raw: str) -> str:
+    """A vehicle plate as "BG 1234 AB", or ``plate_invalid``."""
+    compact = re.sub(r"[\s.-]+", " ", (raw or "").strip().upper())
+    if not compact:
+        return ""
+    match = _PLATE.match(compact.replace(" ", "")) or _PLATE.match(compact)
+    if match is None:
+        raise InvalidInput(
+            "plate_invalid",
+            _("This is not an Indonesian vehicle plate (e.g. BG 1234 AB)."),
+            detail={"field": "vehicle_plate"},
+        )
+    return " ".join(part for part in match.groups() if part)
+
+
+def _check_items(items: Sequence[Item]) -> list[dict[str, Any]]:
+    cleaned = []
+    for item in items:
+        if item.kind not in ItemKind.values:
+            raise InvalidInput(
+                "item_kind_unknown",
+                _("Unknown kind of item."),
+                detail={"kind": item.kind, "allowed": list(ItemKind.values)},
+            )
+        if not 1 <= item.count <= 999:
+            raise InvalidInput(
+                "item_count_invalid", _("An item count is 1 to 999."), detail={"kind": item.kind}
+            )
+        cleaned.append({"kind": item.kind, "count": item.count, "label": item.label.strip()[:100]})
+    return cleaned
+
+
+def local_time(site: Site, at: dt.datetime) -> dt.datetime:
+    return at.astimezone(time_zone_of(site.region_id))
+
+
+def rules_of(site: Site) -> SiteRules:
+    """The site's rules, or the defaults (not saved) when nobody has set any."""
+    try:
+        return site.access_rules
+    except SiteRules.DoesNotExist:
+        return SiteRules(site=site)
+
+
+def needs_two_persons(zone: Zone | None) -> bool:
+    return zone is not None and (zone.restricted or zone.kind == ZoneKind.STORAGE)
+
+
+def _site_in_scope(actor: User, site_id: uuid.UUID, action: str, code: str) -> Site:
+    site = Site.objects.filter(pk=site_id, active=True).select_related("access_rules").first()
+    if site is None or not user_can(actor, Action.VIEW, site.region_id):
+        raise NotFound("site_not_found", _("No such site."))
+    if not user_can(actor, action, site.region_id):
+        raise PermissionDenied(code, _("You may not do this at this site."))
+    return site
+
+
+def _zones_of(site: Site, zone_ids: Iterable[uuid.UUID]) -> list[Zone]:
+    wanted = set(zone_ids)
+    zones = list(Zone.objects.filter(site=site, pk__in=wanted))
+    if len(zones) != len(wanted):
+        missing = sorted(str(z) for z in wanted - {z.pk for z in zones})
+        raise InvalidInput(
+            "zone_unknown", _("No such zone at this site."), detail={"zones": missing}
+        )
+    return zones
+
+
+def _ledger(
+    kind: str,
+    subject: Any,
+    actor: User | None,
+    site: Site,
+    payload: dict[str, Any],
+) -> ledger.Fact:
+    unit = unit_covering(actor, site.region_id)
+    label, pk = subject if isinstance(subject, tuple) else ledger.subject_of(subject)
+    return ledger.Fact(
+        kind=f"access.{kind}",
+        subject_type=label,
+        subject_id=pk,
+        payload={"site": str(site.pk), **payload},
+        actor=actor.username if actor else "",
+        unit=unit,
+        region=site.region_id,
+    )
+
+
+def _person_payload(visitor: Visitor) -> dict[str, Any]:
+    # The ledger is exported to oversight bodies: it names a person by record and masked NIK.
+    return {"visitor": str(visitor.pk), "nik": visitor.masked_nik, "name": visitor.name}
+
+

@@ -1,0 +1,362 @@
+"""Visits: registration, approval, refusal."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+
+from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _g
+from django.utils.translation import gettext_lazy as _
+
+from siaga.access.choices import (
+    PENDING_STATES,
+    Purpose,
+    VisitState,
+)
+from siaga.access.models import (
+    SiteRules,
+    Visit,
+    Visitor,
+)
+from siaga.access.services.common import (
+    MAX_VISIT_LENGTH,
+    PersonData,
+    _ledger,
+    _person_payload,
+    _site_in_scope,
+    _zones_of,
+    local_time,
+    normalise_plate,
+    rules_of,
+)
+from siaga.access.services.visitors import (
+    _refuse_watchlisted,
+    _upsert_visitor,
+)
+from siaga.accounts.choices import Role
+from siaga.accounts.models import Membership, User
+from siaga.accounts.nik import validate_nik
+from siaga.accounts.permissions import Action
+from siaga.accounts.scoping import user_can
+from siaga.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from siaga.core.idempotency import Created, replay_or_conflict
+from siaga.core.ids import uuid7
+from siaga.ledger import services as ledger
+from siaga.notify import services as notify
+from siaga.regions.codes import covering_codes
+from siaga.sites.models import Site
+
+# ---------------------------------------------------------------------------------------------
+# Visits
+
+
+def _may_host(user: User, site: Site) -> bool:
+    """A host is a KPU officer, commissioner or commander of the site's region; guards check
+    people in, they do not host them."""
+    return user.is_active and (
+        user_can(user, Action.RECORD_LOGISTICS, site.region_id)
+        or user_can(user, Action.APPROVE_ACCESS, site.region_id)
+    )
+
+
+def _after_hours_in(rules: SiteRules, site: Site, start: dt.datetime, end: dt.datetime) -> bool:
+    """Does any part of the window fall after hours (checked every quarter hour)?"""
+    at = start
+    while at < end:
+        if rules.is_after_hours(local_time(site, at).time()):
+            return True
+        at += dt.timedelta(minutes=15)
+    return rules.is_after_hours(local_time(site, end - dt.timedelta(seconds=1)).time())
+
+
+def register_visit(
+    *,
+    actor: User,
+    person: PersonData,
+    site_id: uuid.UUID,
+    zone_ids: Sequence[uuid.UUID],
+    purpose: str,
+    host_id: int | None,
+    planned_start: dt.datetime | None = None,
+    planned_end: dt.datetime,
+    purpose_text: str = "",
+    walk_in: bool = False,
+    vehicle_plate: str = "",
+    id: uuid.UUID | None = None,
+    now: dt.datetime | None = None,
+) -> Created[Visit]:
+    """A host pre-registers a guest (approved at once: the host is the approver), or the guard
+    registers a walk-in at the gate (waiting for the host or a commissioner). A commissioner's
+    registration also approves the hours after closing. Idempotent on ``id``."""
+    now = now or timezone.now()
+    visit_id = id or uuid7()
+    existing = Visit.objects.filter(pk=visit_id).select_related("visitor").first()
+    if existing is not None:
+        replay_or_conflict(
+            existing,
+            {
+                "site_id": site_id,
+                "registered_by_id": actor.pk,
+                "purpose": purpose,
+                "visitor.nik": person.nik.strip(),
+            },
+        )
+        return Created(existing, created=False)
+    site = _site_in_scope(actor, site_id, Action.VIEW, "visit_out_of_scope")
+    if not (
+        user_can(actor, Action.OPERATE_GATE, site.region_id)
+        or user_can(actor, Action.APPROVE_ACCESS, site.region_id)
+    ):
+        raise PermissionDenied("visit_out_of_scope", _("You may not register visits here."))
+    if purpose not in Purpose.values:
+        raise InvalidInput(
+            "purpose_unknown",
+            _("Unknown purpose of visit."),
+            detail={"purpose": purpose, "allowed": list(Purpose.values)},
+        )
+    start = planned_start or now
+    if planned_end <= start:
+        raise InvalidInput(
+            "visit_window_invalid",
+            _("The planned end must come after the planned start."),
+            detail={"field": "planned_end"},
+        )
+    if planned_end - start > MAX_VISIT_LENGTH:
+        raise InvalidInput(
+            "visit_too_long",
+            _("A visit lasts at most 7 days; staff need a standing pass."),
+            detail={"field": "planned_end"},
+        )
+    if planned_end <= now:
+        raise InvalidInput(
+            "visit_in_past", _("The visit would already be over."), detail={"field": "planned_end"}
+        )
+    zones = _zones_of(site, zone_ids)
+    if host_id is None:
+        host = None if walk_in else actor
+    else:
+        host = User.objects.filter(pk=host_id).first()
+    if host is None or not _may_host(host, site):
+        raise InvalidInput(
+            "host_invalid",
+            _("The host must be a KPU officer or commissioner of this site's region."),
+            detail={"field": "host", "host": host_id},
+        )
+    plate = normalise_plate(vehicle_plate)
+    # The NIK is checked before anything is written; a listed person is refused before too.
+    nik = validate_nik(person.nik, today=timezone.localdate(now)).nik
+    listed = Visitor.objects.filter(nik=nik, watchlisted=True).first()
+    if listed is not None:
+        _refuse_watchlisted(actor, listed, site, zones[0] if zones else None, now, "register")
+    rules = rules_of(site)
+    approver = not walk_in and (
+        host == actor or user_can(actor, Action.APPROVE_ACCESS, site.region_id)
+    )
+    after_hours = _after_hours_in(rules, site, start, planned_end)
+    commissioner = user_can(actor, Action.APPROVE_ACCESS, site.region_id)
+    with transaction.atomic():
+        visitor, visitor_new = _upsert_visitor(person, now=now)
+        try:
+            with transaction.atomic():
+                visit = Visit.objects.create(
+                    id=visit_id,
+                    visitor=visitor,
+                    site=site,
+                    purpose=purpose,
+                    purpose_text=purpose_text.strip()[:300],
+                    host=host,
+                    planned_start=start,
+                    planned_end=planned_end,
+                    walk_in=walk_in,
+                    after_hours=after_hours,
+                    vehicle_plate=plate,
+                    registered_by=actor,
+                    state=VisitState.APPROVED if approver else VisitState.REQUESTED,
+                    decided_at=now if approver else None,
+                    decided_by=actor if approver else None,
+                    after_hours_approved_at=now if approver and commissioner else None,
+                    after_hours_approved_by=actor if approver and commissioner else None,
+                )
+        except IntegrityError:
+            raced = Visit.objects.filter(pk=visit_id).first()
+            if raced is None:
+                raise
+            return Created(raced, created=False)
+        visit.zones.set(zones)
+        facts = []
+        if visitor_new:
+            facts.append(
+                _ledger("visitor.registered", visitor, actor, site, _person_payload(visitor))
+            )
+        facts.append(
+            _ledger(
+                "visit.registered",
+                visit,
+                actor,
+                site,
+                {
+                    **_person_payload(visitor),
+                    "zones": sorted(str(z.pk) for z in zones),
+                    "purpose": purpose,
+                    "host": host.username,
+                    "planned_start": start.isoformat(),
+                    "planned_end": planned_end.isoformat(),
+                    "walk_in": walk_in,
+                    "state": visit.state,
+                    "after_hours_approved": visit.after_hours_approved_at is not None,
+                },
+            )
+        )
+        ledger.append_many(facts)
+        if visit.state == VisitState.REQUESTED:
+            _ask_for_approval(visit, after_hours=after_hours)
+    return Created(visit, created=True)
+
+
+def _approvers(site: Site) -> QuerySet[User]:
+    """Who may approve after hours at ``site``: commissioners and police commanders whose unit
+    covers it."""
+    covering = covering_codes(site.region_id)
+    memberships = Membership.objects.filter(
+        active=True, user__is_active=True, unit__region_id__in=covering
+    ).filter(role__in=[Role.KPU_COMMISSIONER, Role.POLICE_COMMANDER])
+    return User.objects.filter(pk__in=memberships.values("user_id")).order_by("pk")
+
+
+def _ask_for_approval(visit: Visit, *, after_hours: bool) -> None:
+    people = [visit.host]
+    if after_hours:
+        people += [u for u in _approvers(visit.site) if u.pk != visit.host_id]
+    with translation.override("id"):
+        title = _g("[SIAGA] Guest waiting at the gate: %(name)s") % {"name": visit.visitor.name}
+        body = _g("%(site)s — %(purpose)s. Approve or deny on SIAGA.") % {
+            "site": visit.site.name,
+            "purpose": visit.get_purpose_display(),
+        }
+        if after_hours:
+            body += " " + _g("After hours: a commissioner's approval is needed.")
+    for user in people:
+        notify.notify_user(
+            user,
+            kind="visit.requested",
+            title=title,
+            body=body,
+            url=f"/gerbang/kunjungan/{visit.pk}/",
+            data={"visit": str(visit.pk), "after_hours": after_hours},
+            dedup_key=f"visit:{visit.pk}:requested",
+            about=("access.visit", str(visit.pk)),
+        )
+
+
+def _tell_gate(visit: Visit, step: str) -> None:
+    with translation.override("id"):
+        if step == "approved":
+            title = _g("[SIAGA] Guest approved: %(name)s") % {"name": visit.visitor.name}
+        else:
+            title = _g("[SIAGA] Guest denied: %(name)s") % {"name": visit.visitor.name}
+    notify.notify_user(
+        visit.registered_by,
+        kind=f"visit.{step}",
+        title=title,
+        body=visit.deny_reason,
+        url=f"/gerbang/kunjungan/{visit.pk}/",
+        data={"visit": str(visit.pk)},
+        dedup_key=f"visit:{visit.pk}:{step}",
+        about=("access.visit", str(visit.pk)),
+    )
+
+
+def _visit_for_decision(actor: User, visit_id: uuid.UUID) -> Visit:
+    visit = (
+        Visit.objects.for_user(actor, Action.VIEW)
+        .select_for_update()
+        .select_related("site", "visitor", "host", "registered_by")
+        .filter(pk=visit_id)
+        .first()
+    )
+    if visit is None:
+        raise NotFound("visit_not_found", _("No such visit."), detail={"visit": str(visit_id)})
+    if visit.host_id != actor.pk and not user_can(
+        actor, Action.APPROVE_ACCESS, visit.site.region_id
+    ):
+        raise PermissionDenied(
+            "approval_not_allowed",
+            _("Only the host or a commissioner may decide on this visit."),
+            detail={"visit": str(visit_id)},
+        )
+    return visit
+
+
+def approve_visit(*, actor: User, visit_id: uuid.UUID, now: dt.datetime | None = None) -> Visit:
+    """The host or a commissioner lets the guest in. A commissioner's approval also covers the
+    hours after closing; approving again adds that, and otherwise changes nothing."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        visit = _visit_for_decision(actor, visit_id)
+        commissioner = user_can(actor, Action.APPROVE_ACCESS, visit.site.region_id)
+        facts = []
+        if visit.state == VisitState.REQUESTED:
+            if visit.planned_end <= now:
+                raise Conflict(
+                    "visit_not_pending",
+                    _("This visit can no longer be decided: it is %(state)s.")
+                    % {"state": VisitState.EXPIRED.label},
+                    detail={"state": VisitState.EXPIRED},
+                )
+            visit.state = VisitState.APPROVED
+            visit.decided_at = now
+            visit.decided_by = actor
+            facts.append(
+                _ledger("visit.approved", visit, actor, visit.site, {"by_host": not commissioner})
+            )
+        elif visit.state not in (VisitState.APPROVED, VisitState.CHECKED_IN):
+            raise Conflict(
+                "visit_not_pending",
+                _("This visit can no longer be decided: it is %(state)s.")
+                % {"state": visit.get_state_display()},
+                detail={"state": visit.state},
+            )
+        if commissioner and visit.after_hours_approved_at is None:
+            visit.after_hours_approved_at = now
+            visit.after_hours_approved_by = actor
+            facts.append(_ledger("visit.after_hours_approved", visit, actor, visit.site, {}))
+        if facts:
+            visit.save()
+            ledger.append_many(facts)
+            _tell_gate(visit, "approved")
+    return visit
+
+
+def deny_visit(
+    *, actor: User, visit_id: uuid.UUID, reason: str = "", now: dt.datetime | None = None
+) -> Visit:
+    """The host or a commissioner refuses the guest, saying why. Denying twice changes
+    nothing."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        visit = _visit_for_decision(actor, visit_id)
+        if visit.state == VisitState.DENIED:
+            return visit
+        if visit.state not in PENDING_STATES:
+            raise Conflict(
+                "visit_not_pending",
+                _("This visit can no longer be decided: it is %(state)s.")
+                % {"state": visit.get_state_display()},
+                detail={"state": visit.state},
+            )
+        visit.state = VisitState.DENIED
+        visit.decided_at = now
+        visit.decided_by = actor
+        visit.deny_reason = reason.strip()[:300]
+        visit.save()
+        ledger.append_many(
+            [_ledger("visit.denied", visit, actor, visit.site, {"reason": visit.deny_reason})]
+        )
+        _tell_gate(visit, "denied")
+    return visit
+
+
