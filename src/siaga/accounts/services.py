@@ -74,6 +74,18 @@ def user_for_token(raw: str) -> User | None:
     return token.user
 
 
+def revoke_all_api_tokens(*, user: User) -> int:
+    """Revoke every usable token of ``user`` (after a password change or reset); how many.
+
+    Runs inside the caller's transaction when there is one, so the revocation and the new
+    password land together.
+    """
+    now = timezone.now()
+    return ApiToken.objects.filter(user=user, revoked_at__isnull=True).update(
+        revoked_at=now, updated_at=now
+    )
+
+
 def revoke_api_token(*, actor: User, token_id: Any) -> ApiToken:
     with transaction.atomic():
         token = ApiToken.objects.select_for_update().filter(pk=token_id, user=actor).first()
