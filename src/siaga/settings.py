@@ -34,12 +34,6 @@ DATA_KEYS = [
     for key in secret_key("SIAGA_DATA_KEY", SIAGA_HOME, file_name="data_key").split(",")
     if key.strip()
 ]
-# Personal data in time (siaga access privacy purge): days kept after a person was last seen.
-RETENTION_PHOTO_DAYS = env_int("SIAGA_RETENTION_PHOTO_DAYS", 365, minimum=1)
-RETENTION_PHONE_DAYS = env_int("SIAGA_RETENTION_PHONE_DAYS", 365, minimum=1)
-RETENTION_NIK_DAYS = env_int("SIAGA_RETENTION_NIK_DAYS", 1825, minimum=1)
-# Look-ups of a person by NIK, per user and minute (the gate's phone asks once per guest).
-VISITOR_LOOKUPS_PER_MINUTE = env_int("SIAGA_VISITOR_LOOKUPS_PER_MINUTE", 30, minimum=1)
 ALLOWED_HOSTS = env_list("SIAGA_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 TIME_ZONE = env_time_zone("SIAGA_TIME_ZONE", "Asia/Jakarta")
 CSRF_TRUSTED_ORIGINS = env_list("SIAGA_CSRF_TRUSTED_ORIGINS", [])

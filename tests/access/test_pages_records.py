@@ -824,3 +824,18 @@ def test_an_export_with_rows_leaves_its_trace_in_the_ledger(
     assert entry.actor == bawaslu_okut.username
     assert entry.region == site.region_id
     assert json.loads(entry.payload) == {"filters": {"site": str(site.pk)}, "rows": 8}
+
+
+def test_an_export_searched_by_nik_keeps_no_nik_in_the_ledger(
+    client_for: Any, traffic: Traffic, bawaslu_okut: User
+) -> None:
+    response = english(client_for, bawaslu_okut).get("/gerbang/log/export.xlsx", {"q": NIK_DRIVER})
+    assert response.status_code == 200
+    entry = Entry.objects.filter(kind="access.log.exported").latest("seq")
+    assert NIK_DRIVER not in entry.payload
+    query = json.loads(entry.payload)["filters"]["q"]
+    assert query.startswith("hmac:") and len(query) == len("hmac:") + 64
+    # The same search gives the same hash: an auditor holding the key can still match it.
+    english(client_for, bawaslu_okut).get("/gerbang/log/export.xlsx", {"q": f" {NIK_DRIVER} "})
+    again = Entry.objects.filter(kind="access.log.exported").latest("seq")
+    assert json.loads(again.payload)["filters"]["q"] == query

@@ -454,7 +454,7 @@ def _store_photo(
         incident,
         EventKind.PHOTO,
         actor=actor,
-        data={"photo": str(photo.pk), "sha256": decoded.sha256, "bytes": photo.size},
+        data={"photo_id": str(photo.pk), "sha256": decoded.sha256, "bytes": photo.size},
         at=at,
         later=later,
     )

@@ -27,7 +27,6 @@ SECRET_FIELDS = frozenset(
         "access_token",
         "refresh_token",
         "api_key",
-        "key",
         "secret",
         "secret_key",
         "private_key",
@@ -44,13 +43,9 @@ FORBIDDEN_FIELDS = SECRET_FIELDS | PERSONAL_FIELDS | PHOTO_FIELDS
 
 # In canonical JSON a quote inside a string is escaped, so ``"name":`` not preceded by a
 # backslash is always a key.
-_KEY_RE = re.compile(
-    r'(?<!\\)"(' + "|".join(sorted(map(re.escape, FORBIDDEN_FIELDS))) + r')":'
-)
+_KEY_RE = re.compile(r'(?<!\\)"(' + "|".join(sorted(map(re.escape, FORBIDDEN_FIELDS))) + r')":')
 # A full 16-digit NIK, an E.164 number or an Indonesian 08… mobile number standing alone.
-_VALUE_RE = re.compile(
-    r"(?<![0-9A-Za-z])(?:\d{16}|\+\d{8,15}|08\d{8,11})(?![0-9A-Za-z])"
-)
+_VALUE_RE = re.compile(r"(?<![0-9A-Za-z])(?:\d{16}|\+\d{8,15}|08\d{8,11})(?![0-9A-Za-z])")
 
 
 def forbidden_in(payload_text: str) -> str | None:
@@ -82,18 +77,19 @@ def _photo_digest(value: Any) -> str:
 
 
 def change_record(data: Mapping[str, Any], changed: Iterable[str]) -> dict[str, str]:
-    """A form's changed data as a safe change record: secrets only as "changed", personal
+    """A form's changed data as a safe change record: secrets only as ``credentials: changed``, personal
     identifiers masked, photos by SHA-256, every other value as text."""
     record: dict[str, str] = {}
     for name in changed:
         value = data.get(name)
         lowered = name.lower()
         if lowered in SECRET_FIELDS or "password" in lowered or "secret" in lowered:
-            record[name] = "changed"
+            # Not even the field's name: it is on the list, and one word says enough.
+            record["credentials"] = "changed"
         elif lowered in PERSONAL_FIELDS:
-            record[name] = mask(str(value or ""))
+            record[f"{name}_masked"] = mask(str(value or ""))
         elif lowered in PHOTO_FIELDS or "photo" in lowered:
-            record[name] = _photo_digest(value)
+            record[f"{name}_sha256"] = _photo_digest(value)
         else:
             text = str(value)
             record[name] = "changed" if _VALUE_RE.search(text) else text

@@ -196,6 +196,4 @@ def _ledger(
 
 def _person_payload(visitor: Visitor) -> dict[str, Any]:
     # The ledger is exported to oversight bodies: it names a person by record and masked NIK.
-    return {"visitor": str(visitor.pk), "nik": visitor.masked_nik, "name": visitor.name}
-
-
+    return {"visitor": str(visitor.pk), "nik_masked": visitor.masked_nik, "name": visitor.name}

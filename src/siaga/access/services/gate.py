@@ -682,5 +682,3 @@ def check_out(
             alarms.clear_alarm(source="access", key=f"overstay:{person.pk}", actor=actor, now=now)
         _watch_zone(site, zone_left, actor, now)
     return Created(event, created=True)
-
-

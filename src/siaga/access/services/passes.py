@@ -311,5 +311,3 @@ def update_rules(
             ]
         )
     return rules
-
-

@@ -24,6 +24,7 @@ from siaga.accounts.models import User
 from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import scope_roots, unit_covering
 from siaga.alarms import services as alarms
+from siaga.core.crypto import keyed_hash
 from siaga.ledger import services as ledger
 from siaga.regions.codes import subtree_q
 from siaga.sites.models import Site
@@ -99,6 +100,15 @@ def flag_overstays(now: dt.datetime | None = None, *, limit: int = 200) -> int:
     return done
 
 
+def _searchable(filters: dict[str, str]) -> dict[str, str]:
+    """The filters as the ledger may keep them: the free-text search may be a NIK or a name,
+    so it is kept as a keyed hash (the same search gives the same hash), never as typed."""
+    kept = dict(filters)
+    if kept.get("q"):
+        kept["q"] = "hmac:" + keyed_hash(kept["q"].strip().casefold(), purpose="gate-log-search")
+    return kept
+
+
 def record_log_export(
     *, actor: User, filters: dict[str, str], rows: int, site: Site | None = None
 ) -> None:
@@ -110,7 +120,7 @@ def record_log_export(
             actor=actor,
             unit=unit_covering(actor, site.region_id) if site else "",
             region=site.region_id if site else "",
-            payload={"filters": filters, "rows": rows},
+            payload={"filters": _searchable(filters), "rows": rows},
         )
 
 
@@ -133,4 +143,3 @@ def approvals_waiting(user: User) -> QuerySet[Visit]:
         return visits.filter(requested, host=user)
     approver = subtree_q("site__region__code", sorted(roots))
     return visits.filter((requested & (Q(host=user) | approver)) | (after_hours & approver))
-

@@ -214,5 +214,3 @@ def _refuse_watchlisted(
         WATCHLISTED_MESSAGE,
         detail={"visitor": str(visitor.pk), "alarm": str(alarm.pk)},
     )
-
-

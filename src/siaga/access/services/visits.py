@@ -358,5 +358,3 @@ def deny_visit(
         )
         _tell_gate(visit, "denied")
     return visit
-
-
