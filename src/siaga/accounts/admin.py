@@ -63,7 +63,7 @@ class MembershipInline(MembershipUnitScopeMixin, admin.TabularInline[Membership,
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Membership]:
         # Memberships elsewhere are neither shown nor changeable by a unit admin.
-        return super().get_queryset(request).for_user(request.user, Action.MANAGE_ACCOUNTS)
+        return super().get_queryset(request).for_user(request.user, Action.MANAGE_ACCOUNTS)  # type: ignore[attr-defined]
 
 
 @admin.register(User)

@@ -79,7 +79,7 @@ def decrypt(token: str) -> str:
     return decrypt_bytes(token.encode("ascii")).decode()
 
 
-class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
+class EncryptedTextField(models.TextField):
     """Text stored encrypted; the empty string stays empty (nothing to hide, and forms need
     it). Never filter on it: each encryption differs. Look values up by a keyed hash."""
 
@@ -95,7 +95,7 @@ class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
         return encrypt(str(value))
 
 
-class EncryptedBinaryField(models.BinaryField):  # type: ignore[type-arg]
+class EncryptedBinaryField(models.BinaryField):
     """Bytes (a photo) stored encrypted."""
 
     def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:

@@ -77,8 +77,8 @@ def _photo_digest(value: Any) -> str:
 
 
 def change_record(data: Mapping[str, Any], changed: Iterable[str]) -> dict[str, str]:
-    """A form's changed data as a safe change record: secrets only as ``credentials: changed``, personal
-    identifiers masked, photos by SHA-256, every other value as text."""
+    """A form's changed data as a safe change record: secrets only as ``credentials: changed``,
+    personal identifiers masked, photos by SHA-256, every other value as text."""
     record: dict[str, str] = {}
     for name in changed:
         value = data.get(name)
