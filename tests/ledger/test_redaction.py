@@ -66,3 +66,9 @@ def test_admin_add_user_never_writes_password(client_for: Any, root: Any) -> Non
     assert secret not in entries[0].payload
     assert "password1" not in entries[0].payload
     assert json.loads(entries[0].payload)["changes"]["credentials"] == "changed"
+
+
+def test_an_id_whose_last_group_looks_like_a_mobile_number_is_not_refused() -> None:
+    assert redaction.forbidden_in('{"visitor":"0193a1b2-7c3d-7e4f-8a5b-081234567890"}') is None
+    assert redaction.forbidden_in('{"note":"call 081234567890"}') is not None
+    assert redaction.forbidden_in('{"q":"1608011234567890"}') is not None
