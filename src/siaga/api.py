@@ -208,15 +208,7 @@ def install_error_handlers(target: NinjaAPI) -> None:
         # Disk full, a read-only or locked file, a lost connection: nothing was written (the
         # service's transaction rolled back), and the client may try again later.
         logger.error("database unavailable under %s", request.path, exc_info=exc)
-        response = _answer(
-            target,
-            request,
-            503,
-            "database_unavailable",
-            _("The database cannot be used just now; nothing was saved. Try again later."),
-        )
-        response["Retry-After"] = "30"
-        return response
+        return _database_unavailable_answer(target, request)
 
     @target.exception_handler(Exception)
     def _server_error(request: HttpRequest, exc: Exception) -> HttpResponse:
@@ -226,14 +218,7 @@ def install_error_handlers(target: NinjaAPI) -> None:
         logger.error(
             "unhandled exception under %s (reference %s)", request.path, reference, exc_info=exc
         )
-        return _answer(
-            target,
-            request,
-            500,
-            "server_error",
-            _("Something went wrong on the server; it has been logged."),
-            {"reference": reference},
-        )
+        return _server_error_answer(target, request, {"reference": reference})
 
 
 def _answer(
@@ -241,6 +226,31 @@ def _answer(
 ) -> HttpResponse:
     return target.create_response(
         request, {"code": code, "message": message, "detail": detail}, status=status
+    )
+
+
+def _database_unavailable_answer(target: NinjaAPI, request: HttpRequest) -> HttpResponse:
+    response = _answer(
+        target,
+        request,
+        503,
+        "database_unavailable",
+        _("The database cannot be used just now; nothing was saved. Try again later."),
+    )
+    response["Retry-After"] = "30"
+    return response
+
+
+def _server_error_answer(
+    target: NinjaAPI, request: HttpRequest, detail: Any = None
+) -> HttpResponse:
+    return _answer(
+        target,
+        request,
+        500,
+        "server_error",
+        _("Something went wrong on the server; it has been logged."),
+        detail,
     )
 
 
@@ -297,17 +307,8 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if not request.path.startswith("/api/"):
         return django_server_error(request)
     if isinstance(sys.exc_info()[1], OperationalError):
-        response = error_response(
-            request,
-            503,
-            "database_unavailable",
-            _("The database cannot be used just now; nothing was saved. Try again later."),
-        )
-        response["Retry-After"] = "30"
-        return response
-    return error_response(
-        request, 500, "server_error", _("Something went wrong on the server; it has been logged.")
-    )
+        return _database_unavailable_answer(api, request)
+    return _server_error_answer(api, request)
 
 
 def register_routers() -> None:
