@@ -6,12 +6,13 @@ import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import IO, Any
 
 from django.db import connection
 
-from siaga.ledger import keys, merkle, note, services
-from siaga.ledger.encoding import ENTRY_TEMPLATE, json_string
+from siaga.ledger import keys, merkle, note, parts, services
+from siaga.ledger.encoding import ENTRY_TEMPLATE, json_string, personal_fragment
 from siaga.ledger.models import LEVEL_SHIFT, Checkpoint, Cosignature, Entry, Node
 from siaga.ledger.verify import EXPORT_FORMAT
 
@@ -20,11 +21,22 @@ CHUNK = 1 << CHUNK_LEVEL  # entries per step of verify; aligned, so each full ch
 
 
 class Broken(Exception):
-    """The stored ledger does not hold up; ``seq`` is the first entry concerned, if known."""
+    """The stored ledger does not hold up; ``seq`` is the first entry concerned, if known.
+    ``tampered`` maps each tampered entry found to what is wrong with it; ``redacted`` lists
+    the redacted entries, which are not counted as tampered."""
 
-    def __init__(self, message: str, seq: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        seq: int | None = None,
+        *,
+        tampered: dict[int, str] | None = None,
+        redacted: list[int] | None = None,
+    ) -> None:
         super().__init__(message)
         self.seq = seq
+        self.tampered = tampered or {}
+        self.redacted = redacted or []
 
 
 @dataclass
@@ -32,15 +44,52 @@ class Verified:
     entries: int
     checkpoints: int
     cosignatures: int
+    # Entries whose personal part was erased or whose legacy payload was scrubbed, by a
+    # redaction that a ``ledger.redacted`` entry lists: not tampered.
+    redacted: list[int] = dataclass_field(default_factory=list)
+
+    @property
+    def untouched(self) -> int:
+        return self.entries - len(self.redacted)
+
+    def summary(self) -> str:
+        """The verdicts in words: how many untouched, which redacted."""
+        if not self.redacted:
+            return f"all {self.entries} untouched"
+        return (
+            f"{self.untouched} untouched, {len(self.redacted)} redacted "
+            f"(seq {seq_list(self.redacted)}), 0 tampered"
+        )
 
 
-def _subtree_broken(level: int, index: int) -> None:
+def seq_list(seqs: Sequence[int], most: int = 20) -> str:
+    shown = ", ".join(str(s) for s in seqs[:most])
+    return shown + (f" and {len(seqs) - most} more" if len(seqs) > most else "")
+
+
+def _tampered_broken(verdicts: parts.Verdicts, also: str = "") -> Broken:
+    bad = sorted(verdicts.tampered)
+    first = bad[0]
+    message = f"seq {first}: {verdicts.tampered[first]}"
+    if len(bad) > 1:
+        message += f"; {len(bad)} entries tampered: seq {seq_list(bad)}"
+    redacted = verdicts.redacted_seqs()
+    if redacted:
+        message += f"; {len(redacted)} redacted (not tampered): seq {seq_list(redacted)}"
+    if also:
+        message += f"; {also}"
+    return Broken(message, first, tampered=dict(verdicts.tampered), redacted=redacted)
+
+
+def _subtree_broken(level: int, index: int, verdicts: parts.Verdicts | None = None) -> None:
     first = index << level
-    raise Broken(
+    what = (
         f"stored subtree over seq {first}..{first + (1 << level) - 1} differs from the entries "
-        "(a leaf hash or subtree was rewritten)",
-        first,
+        "(a leaf hash or subtree was rewritten)"
     )
+    if verdicts is not None and verdicts.tampered:
+        raise _tampered_broken(verdicts, also=what)  # the entries say more precisely what
+    raise Broken(what, first)
 
 
 def _chunk_reader(
@@ -69,7 +118,7 @@ def _select() -> str:
         entry_id = "entry_id"
     return (
         f"SELECT seq, {entry_id}, {time}, actor, unit, region, kind, subject_type, subject_id, "  # noqa: S608 - constant names
-        f"payload, leaf_hash FROM {table} WHERE seq >= %s AND seq < %s ORDER BY seq"
+        f"payload, personal_hash, leaf_hash FROM {table} WHERE seq >= %s AND seq < %s ORDER BY seq"
     )
 
 
@@ -81,12 +130,6 @@ def _chunks(query: str, size: int) -> Iterator[tuple[int, list[tuple[Any, ...]]]
         for start in range(0, size, CHUNK):
             cursor.execute(query, [start, min(start + CHUNK, size)])
             yield start, cursor.fetchall()
-
-
-def _rows(size: int) -> Iterator[tuple[Any, ...]]:
-    """Entries below ``size`` in order, field by field."""
-    for _start, rows in _chunks(_select(), size):
-        yield from rows
 
 
 def _text_id(value: str) -> str:
@@ -126,13 +169,14 @@ class _Speller:
 
     def line(self, row: tuple[Any, ...]) -> str:
         """The entry's canonical bytes as text: one line of an export, one leaf of verify."""
-        q, i, t, a, u, r, k, st, sid, p, _h = row
+        q, i, t, a, u, r, k, st, sid, p, ph, _h = row
         get, escape, s = self.escaped.get, self.escape, json_string
         return ENTRY_TEMPLATE % (
             get(a) or escape(a),
             s(_text_id(i)),
             get(k) or escape(k),
-            p,
+            p if p.endswith("}") else s(p),  # see _spelled_select
+            "" if ph is None else personal_fragment(ph),
             get(r) or escape(r),
             q,
             s(sid),
@@ -188,7 +232,11 @@ def _spelled_select() -> str:
     leaf hash). Three columns fetch far faster than eleven, and the database formats in C.
     Any JSON encoder is injective, so a record spelled differently from Python's can only
     make a leaf look wrong, never hide a change; verify then re-spells that chunk in Python
-    (``_Speller``), which is the authority."""
+    (``_Speller``), which is the authority.
+
+    A payload is spelled as stored only when it ends as a JSON object does, "}"; any other text
+    as a JSON string. The personal hash, when there is one, follows the payload: without that
+    rule, text moved from the hash into the end of the payload would spell the same record."""
     table = Entry._meta.db_table
     if connection.vendor == "postgresql":
         quote = "to_json({}::text)::text"
@@ -199,7 +247,9 @@ def _spelled_select() -> str:
             "'{\"actor\":'", quote.format("actor"),
             "',\"id\":\"'", entry_id,
             "'\",\"kind\":'", quote.format("kind"),
-            "',\"payload\":'", "payload",
+            "',\"payload\":'",
+            "CASE WHEN right(payload, 1) = '}' THEN payload ELSE to_json(payload)::text END",
+            "coalesce(',\"personal_hash\":' || to_json(personal_hash::text)::text, '')",
             "',\"region\":'", quote.format("region"),
             "',\"seq\":'", seq,
             "',\"subject_id\":'", quote.format("subject_id"),
@@ -215,10 +265,12 @@ def _spelled_select() -> str:
         # (%% is a literal % once Django has put in the parameters.)
         record = (
             'printf(\'{"actor":%%s,"id":"%%.8s-%%.4s-%%.4s-%%.4s-%%s","kind":%%s,'
-            '"payload":%%s,"region":%%s,"seq":%%d,"subject_id":%%s,'
+            '"payload":%%s%%s,"region":%%s,"seq":%%d,"subject_id":%%s,'
             '"subject_type":%%s,"time":"%%.10sT%%.8s.%%.6sZ","unit":%%s}\', '
             "json_quote(actor), entry_id, substr(entry_id, 9), substr(entry_id, 13), "
-            "substr(entry_id, 17), substr(entry_id, 21), json_quote(kind), payload, "
+            "substr(entry_id, 17), substr(entry_id, 21), json_quote(kind), "
+            "iif(substr(payload, -1) = '}', payload, json_quote(payload)), "
+            "iif(personal_hash IS NULL, '', ',\"personal_hash\":' || json_quote(personal_hash)), "
             "json_quote(region), seq, json_quote(subject_id), json_quote(subject_type), "
             "recorded_at, substr(recorded_at, 12), substr(recorded_at, 21) || '000000', "
             "json_quote(unit))"
@@ -234,11 +286,48 @@ def _spelled_chunks(size: int) -> Iterator[tuple[int, list[tuple[Any, ...]]]]:
     return _chunks(_spelled_select(), size)
 
 
+def _python_lines(start: int, count: int) -> list[str]:
+    """Canonical records of seq ``start`` onwards, spelled field by field in Python."""
+    with connection.cursor() as cursor:
+        cursor.execute(_select(), [start, start + count])
+        speller = _Speller()
+        return [speller.line(row) for row in cursor.fetchall()]
+
+
 def _python_leaves(start: int, count: int) -> list[bytes]:
     """Leaf hashes of seq ``start`` onwards, spelled field by field in Python."""
     with connection.cursor() as cursor:
         cursor.execute(_select(), [start, start + count])
         return _Speller().leaves(cursor.fetchall())
+
+
+def _judge_leaves(
+    start: int,
+    leaves: list[bytes],
+    stored: list[bytes],
+    legacy: dict[int, parts.LegacyRedaction],
+    redactions: dict[int, parts.RedactionEntry],
+    verdicts: parts.Verdicts,
+) -> None:
+    """The entries of one chunk whose recomputed leaf is not the stored one: scrubbed legacy
+    entries that hold up are redacted, every other one is tampered. Where the database's
+    spelling differs from Python's, Python (``_Speller``) decides."""
+    odd = [i for i, (a, b) in enumerate(zip(leaves, stored, strict=True)) if a != b]
+    if any(start + i not in legacy for i in odd):
+        leaves[:] = _python_leaves(start, len(leaves))
+        odd = [i for i, (a, b) in enumerate(zip(leaves, stored, strict=True)) if a != b]
+    if not odd:
+        return
+    lines = _python_lines(start, len(leaves)) if any(start + i in legacy for i in odd) else []
+    for i in odd:
+        seq = start + i
+        redaction = legacy.get(seq)
+        if redaction is not None and parts.legacy_sound(
+            seq, stored[i], lines[i], redaction, redactions
+        ):
+            verdicts.redacted.add(seq)
+        else:
+            verdicts.tamper(seq, parts.LEGACY_UNSOUND if redaction else parts.LEAF_MISMATCH)
 
 
 def _first_difference(left: Sequence[bytes], right: Sequence[bytes | None]) -> int:
@@ -262,6 +351,9 @@ def verify_database() -> Verified:
     # The head first: entries appended while verify runs are left to the next run.
     size = services.tree_size()
     wanted_roots = sorted(Checkpoint.objects.values_list("size", flat=True))
+    redactions = parts.redaction_entries(size)
+    legacy = parts.legacy_redactions(size)
+    verdicts = parts.Verdicts()
     roots: dict[int, bytes] = {}
     sha256 = hashlib.sha256
     edge: list[tuple[int, int, bytes]] = []  # completed subtrees on the right edge
@@ -275,13 +367,11 @@ def verify_database() -> Verified:
         leaves = [sha256(b"\x00" + row[1].encode("utf-8")).digest() for row in rows]
         stored = [bytes(row[2]) for row in rows]
         if leaves != stored:
-            leaves = _python_leaves(start, n)
-        if leaves != stored:
-            bad = start + _first_difference(leaves, stored)
-            raise Broken(
-                f"seq {bad}: its fields do not match its leaf hash (changed in the database)", bad
-            )
-        levels = [leaves]
+            _judge_leaves(start, leaves, stored, legacy, redactions, verdicts)
+        # Each entry is judged against its stored leaf above; the tree is built from the
+        # stored leaves, so that it is checked against the stored subtrees and checkpoints
+        # whatever befell single entries.
+        levels = [stored]
         while len(levels[-1]) > 1:
             below, level = levels[-1], len(levels)
             parents = [
@@ -292,14 +382,14 @@ def verify_database() -> Verified:
             if level < CHUNK_LEVEL:
                 if b"".join(parents) != _level_joined(level, base, len(parents)):
                     expect = _level_hashes(level, base, len(parents))
-                    _subtree_broken(level, base + _first_difference(parents, expect))
+                    _subtree_broken(level, base + _first_difference(parents, expect), verdicts)
             else:
                 expect = [
                     stored_nodes.get((level << LEVEL_SHIFT) | (base + j))
                     for j in range(len(parents))
                 ]
                 if parents != expect:
-                    _subtree_broken(level, base + _first_difference(parents, expect))
+                    _subtree_broken(level, base + _first_difference(parents, expect), verdicts)
             levels.append(parents)
         # This chunk's perfect subtrees join the right edge, the largest (leftmost) first.
         for level in range(len(levels) - 1, -1, -1):
@@ -313,7 +403,7 @@ def verify_database() -> Verified:
                         index >> 1,
                     )
                     if stored_nodes.get((level << LEVEL_SHIFT) | index) != value:
-                        _subtree_broken(level, index)
+                        _subtree_broken(level, index, verdicts)
                 edge.append((level, index, value))
         expected += n
         for wanted in (w for w in wanted_roots if start < w <= expected):
@@ -356,12 +446,17 @@ def verify_database() -> Verified:
                 f"co-signature on checkpoint {cosignature.checkpoint.size}: {exc}"
             ) from None
         cosignatures += 1
-    return Verified(expected, checkpoints, cosignatures)
+    parts.check_parts(expected, redactions, verdicts)
+    if verdicts.tampered:
+        raise _tampered_broken(verdicts)
+    return Verified(expected, checkpoints, cosignatures, verdicts.redacted_seqs())
 
 
 def export(out: IO[str]) -> int:
     """Write the ledger as JSON lines: a header, then entries with checkpoints and
-    co-signatures placed right after the entry that completes their tree."""
+    co-signatures placed right after the entry that completes their tree. After an entry with
+    a personal part comes a line with the part (salt and facts) or the marker of its
+    redaction; after a scrubbed legacy entry, the marker that holds its original leaf hash."""
     size = services.tree_size()
     out.write(
         json.dumps(
@@ -381,25 +476,30 @@ def export(out: IO[str]) -> int:
     position = 0
     written = 0
     speller = _Speller()
-    for row in _rows(size):
-        out.write(speller.line(row) + "\n")
-        written += 1
-        while position < len(checkpoints) and checkpoints[position].size == written:
-            checkpoint = checkpoints[position]
-            out.write(json.dumps({"checkpoint": checkpoint.note}) + "\n")
-            for cosignature in cosignatures.get(checkpoint.size, []):
-                witness = cosignature.witness
-                out.write(
-                    json.dumps(
-                        {
-                            "cosignature": cosignature.signature_line,
-                            "size": checkpoint.size,
-                            "witness": note.verifier_key(
-                                witness.name, bytes(witness.public_key), note.COSIGNATURE_V1
-                            ),
-                        }
+    with_sides = parts.any_side_lines()
+    for start, rows in _chunks(_select(), size):
+        side = parts.side_lines(start, start + CHUNK) if with_sides else {}
+        for row in rows:
+            out.write(speller.line(row) + "\n")
+            if side and row[0] in side:
+                out.write(json.dumps(side[row[0]], ensure_ascii=False, sort_keys=True) + "\n")
+            written += 1
+            while position < len(checkpoints) and checkpoints[position].size == written:
+                checkpoint = checkpoints[position]
+                out.write(json.dumps({"checkpoint": checkpoint.note}) + "\n")
+                for cosignature in cosignatures.get(checkpoint.size, []):
+                    witness = cosignature.witness
+                    out.write(
+                        json.dumps(
+                            {
+                                "cosignature": cosignature.signature_line,
+                                "size": checkpoint.size,
+                                "witness": note.verifier_key(
+                                    witness.name, bytes(witness.public_key), note.COSIGNATURE_V1
+                                ),
+                            }
+                        )
+                        + "\n"
                     )
-                    + "\n"
-                )
-            position += 1
+                position += 1
     return written

@@ -7,7 +7,9 @@ Python, no Django: the standalone verifier uses it too.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+from datetime import UTC, datetime
 from json.encoder import encode_basestring as _encode_string
 from typing import Any
 
@@ -23,6 +25,8 @@ ENTRY_FIELDS = (
     "subject_id",
     "payload",
 )
+# Only on an entry with a personal part, so every entry without one keeps its bytes.
+OPTIONAL_FIELDS = ("personal_hash",)
 
 
 class EncodingError(ValueError):
@@ -44,6 +48,11 @@ def canonical_json(value: Any) -> bytes:
     return text.encode("utf-8")
 
 
+def format_time(value: datetime) -> str:
+    """UTC with microseconds and a Z: one spelling for one instant."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def b64(data: bytes | memoryview) -> str:
     """Hashes and keys as the API, the pages and the notes show them: standard base64."""
     return base64.b64encode(bytes(data)).decode()
@@ -52,18 +61,25 @@ def b64(data: bytes | memoryview) -> str:
 def entry_bytes(record: dict[str, Any]) -> bytes:
     """The canonical bytes of an entry record; its leaf hash is SHA-256(0x00 ‖ these)."""
     missing = [f for f in ENTRY_FIELDS if f not in record]
-    extra = [f for f in record if f not in ENTRY_FIELDS]
+    extra = [f for f in record if f not in ENTRY_FIELDS and f not in OPTIONAL_FIELDS]
     if missing or extra:
         raise EncodingError(f"entry fields wrong: missing {missing}, unexpected {extra}")
     return canonical_json(record)
 
 
 # The canonical record with its keys in sorted order; ``%s`` slots take JSON-escaped strings.
+# The slot after the payload holds ``personal_fragment(...)``: empty for an entry without a
+# personal part ("personal_hash" sorts between "payload" and "region").
 ENTRY_TEMPLATE = (
-    '{"actor":%s,"id":%s,"kind":%s,"payload":%s,"region":%s,"seq":%d,"subject_id":%s,'
+    '{"actor":%s,"id":%s,"kind":%s,"payload":%s%s,"region":%s,"seq":%d,"subject_id":%s,'
     '"subject_type":%s,"time":%s,"unit":%s}'
 )
 json_string = _encode_string
+
+
+def personal_fragment(personal_hash: str | None) -> str:
+    """What the record holds of a personal part: nothing, or its salted hash."""
+    return "" if personal_hash is None else ',"personal_hash":' + _encode_string(personal_hash)
 
 
 def canonical_entry(
@@ -78,6 +94,7 @@ def canonical_entry(
     subject_type: str,
     subject_id: str,
     payload: str,
+    personal_hash: str | None = None,
 ) -> bytes:
     """``entry_bytes`` for a payload that is already canonical JSON text, without parsing it.
 
@@ -92,6 +109,7 @@ def canonical_entry(
             s(id),
             s(kind),
             payload,
+            "" if personal_hash is None else personal_fragment(personal_hash),
             s(region),
             seq,
             s(subject_id),
@@ -100,3 +118,10 @@ def canonical_entry(
             s(unit),
         )
     ).encode("utf-8")
+
+
+def personal_part_hash(salt: bytes, personal: bytes) -> str:
+    """What an entry's record commits to of its personal part: SHA-256(salt ‖ canonical JSON
+    of the part), in hex. The salt (16 random bytes per entry) keeps a guess of a person's
+    facts from being checked against the hash once the part is erased."""
+    return hashlib.sha256(bytes(salt) + personal).hexdigest()

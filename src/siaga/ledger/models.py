@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -11,6 +10,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from siaga.accounts.scoping import ScopedQuerySet
+from siaga.ledger.encoding import format_time
 
 # A stored perfect subtree is keyed by level and index in one integer.
 LEVEL_SHIFT = 48
@@ -33,6 +33,9 @@ class Entry(models.Model):
     subject_type = models.CharField(_("subject type"), max_length=60)
     subject_id = models.CharField(_("subject id"), max_length=64)
     payload = models.TextField(_("payload (canonical JSON)"))
+    # SHA-256(salt ‖ canonical personal JSON) in hex, only on an entry with a personal part
+    # (``PersonalPart``); NULL otherwise, so the record of every other entry keeps its bytes.
+    personal_hash = models.CharField(_("personal part hash"), max_length=64, null=True)
     leaf_hash = models.BinaryField(_("leaf hash"), max_length=32)
 
     objects = ScopedQuerySet.as_manager()
@@ -49,6 +52,13 @@ class Entry(models.Model):
             models.Index(fields=["subject_type", "subject_id"], name="entry_subject"),
             models.Index(fields=["kind"], name="entry_kind"),
             models.Index(fields=["region"], name="entry_region", opclasses=["varchar_pattern_ops"]),
+            # Only entries with a personal part, so that the common append writes nothing here
+            # and verify finds those parts' entries without reading the table.
+            models.Index(
+                fields=["seq"],
+                name="entry_with_personal",
+                condition=models.Q(personal_hash__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -60,7 +70,7 @@ class Entry(models.Model):
 
     def record(self) -> dict[str, Any]:
         """The entry as the JSON object whose canonical bytes are hashed."""
-        return {
+        record = {
             "seq": self.seq,
             "id": str(self.entry_id),
             "time": self.time,
@@ -72,11 +82,74 @@ class Entry(models.Model):
             "subject_id": self.subject_id,
             "payload": json.loads(self.payload),
         }
+        if self.personal_hash is not None:
+            record["personal_hash"] = self.personal_hash
+        return record
 
 
-def format_time(value: datetime) -> str:
-    """UTC with microseconds and a Z: one spelling for one instant."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+class PersonalPart(models.Model):
+    """The erasable personal part of an entry, beside the chain: the entry's record holds only
+    ``personal_hash``, a salted hash of it. Redacting blanks the salt, the data and the person
+    key and keeps when, why and by whom; the entry and its leaf stay as they are."""
+
+    entry = models.OneToOneField(
+        Entry,
+        primary_key=True,
+        on_delete=models.PROTECT,
+        related_name="personal_part",
+        db_column="seq",
+        verbose_name=_("ledger entry"),
+    )
+    salt = models.BinaryField(_("salt"), max_length=32, null=True)
+    data = models.TextField(_("personal facts (canonical JSON)"), blank=True)
+    # An opaque key (a keyed hash of the NIK) that finds every part of one person for erasure.
+    person = models.CharField(_("person key"), max_length=128, blank=True, db_index=True)
+    redacted_at = models.DateTimeField(_("redacted at"), null=True)
+    redaction_reason = models.CharField(_("reason for redaction"), max_length=300, blank=True)
+    redacted_by = models.CharField(_("redacted by"), max_length=150, blank=True)
+    # The ``ledger.redacted`` entry that records the redaction.
+    redaction_seq = models.BigIntegerField(_("redaction entry"), null=True)
+
+    class Meta:
+        verbose_name = _("personal part")
+        verbose_name_plural = _("personal parts")
+
+    def __str__(self) -> str:
+        return f"personal part of #{self.entry_id}"
+
+    @property
+    def redacted(self) -> bool:
+        return self.redacted_at is not None
+
+
+class PayloadRedaction(models.Model):
+    """A legacy entry whose payload held what the ledger now refuses (a secret, a full NIK),
+    written before the refusal. Its payload column was replaced by a scrubbed copy; its
+    original leaf hash, still in the tree under every checkpoint, is its commitment. The
+    ``ledger.redacted`` entry that did it lists the seq and the SHA-256 of the scrubbed record,
+    so the scrubbed text cannot be changed again unseen (see docs/ledger.md)."""
+
+    entry = models.OneToOneField(
+        Entry,
+        primary_key=True,
+        on_delete=models.PROTECT,
+        related_name="payload_redaction",
+        db_column="seq",
+        verbose_name=_("ledger entry"),
+    )
+    leaf_hash = models.BinaryField(_("original leaf hash"), max_length=32)
+    record_sha256 = models.CharField(_("SHA-256 of the scrubbed record"), max_length=64)
+    redacted_at = models.DateTimeField(_("redacted at"))
+    redaction_reason = models.CharField(_("reason for redaction"), max_length=300)
+    redacted_by = models.CharField(_("redacted by"), max_length=150, blank=True)
+    redaction_seq = models.BigIntegerField(_("redaction entry"))
+
+    class Meta:
+        verbose_name = _("redacted payload")
+        verbose_name_plural = _("redacted payloads")
+
+    def __str__(self) -> str:
+        return f"redacted payload of #{self.entry_id}"
 
 
 class Node(models.Model):

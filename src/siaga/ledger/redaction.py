@@ -9,6 +9,7 @@ on the hot path of every custody event.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -44,6 +45,9 @@ FORBIDDEN_FIELDS = SECRET_FIELDS | PERSONAL_FIELDS | PHOTO_FIELDS
 # In canonical JSON a quote inside a string is escaped, so ``"name":`` not preceded by a
 # backslash is always a key.
 _KEY_RE = re.compile(r'(?<!\\)"(' + "|".join(sorted(map(re.escape, FORBIDDEN_FIELDS))) + r')":')
+_SECRET_KEY_RE = re.compile(
+    r'(?<!\\)"(' + "|".join(sorted(map(re.escape, SECRET_FIELDS))) + r')":'
+)
 # A full 16-digit NIK, an E.164 number or an Indonesian 08… mobile number standing alone.
 # A hyphen counts as part of a word: a UUID's last group may be twelve digits that begin with 08.
 _VALUE_RE = re.compile(r"(?<![0-9A-Za-z-])(?:\d{16}|\+\d{8,15}|08\d{8,11})(?![0-9A-Za-z-])")
@@ -57,6 +61,43 @@ def forbidden_in(payload_text: str) -> str | None:
     if _VALUE_RE.search(payload_text) is not None:
         return "a value that looks like a full NIK or a phone number"
     return None
+
+
+def secret_in(text: str) -> str | None:
+    """What secret a canonical personal part holds (the key's name). A personal part may hold
+    a person's facts, being erasable, but a secret belongs in neither."""
+    found = _SECRET_KEY_RE.search(text)
+    return None if found is None else f"field {found.group(1)!r}"
+
+
+REDACTED = "[redacted]"
+
+
+def _scrubbed(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            _scrubbed(key): REDACTED if key in FORBIDDEN_FIELDS else _scrubbed(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_scrubbed(item) for item in value]
+    if isinstance(value, str):
+        return _VALUE_RE.sub(REDACTED, value)
+    if isinstance(value, int) and not isinstance(value, bool) and _VALUE_RE.fullmatch(str(value)):
+        return REDACTED
+    return value
+
+
+def scrub(payload_text: str) -> str | None:
+    """A legacy payload as the ledger may keep it: the value of every key on the list, and
+    every full NIK or phone number, replaced by ``[redacted]``; the keys stay, so a reader sees
+    what was there. None when the payload holds nothing to scrub. Pure: the legacy clean-up
+    migration calls it too."""
+    if forbidden_in(payload_text) is None:
+        return None
+    from siaga.ledger.encoding import canonical_json
+
+    return canonical_json(_scrubbed(json.loads(payload_text))).decode()
 
 
 def mask(value: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,13 +19,19 @@ from siaga.core import bulk
 from siaga.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from siaga.core.ids import uuid7
 from siaga.ledger import keys, merkle, note, redaction
-from siaga.ledger.encoding import EncodingError, canonical_entry, canonical_json
+from siaga.ledger.encoding import (
+    EncodingError,
+    canonical_entry,
+    canonical_json,
+    personal_part_hash,
+)
 from siaga.ledger.models import (
     Checkpoint,
     Cosignature,
     Entry,
     Head,
     Node,
+    PersonalPart,
     WitnessKey,
     format_time,
     node_key,
@@ -49,6 +56,15 @@ class Fact:
     unit: str = ""
     region: str = ""
     id: uuid.UUID | None = None
+    # Personal facts (a name, a masked NIK) kept beside the chain, erasable by ``redact``; the
+    # entry's record commits to their salted hash. ``person`` finds one person's parts again
+    # (a keyed hash of the NIK, ``siaga.core.crypto.keyed_hash(nik, purpose="person")``).
+    personal: dict[str, Any] | None = None
+    person: str = ""
+
+
+SALT_BYTES = 16
+PERSON_MAX_LENGTH = PersonalPart._meta.get_field("person").max_length or 128
 
 
 def subject_of(obj: Model) -> tuple[str, str]:
@@ -64,10 +80,13 @@ def append(
     unit: Any = None,
     region: str = "",
     id: uuid.UUID | None = None,
+    personal: dict[str, Any] | None = None,
+    person: str = "",
 ) -> Entry:
     """Append one entry inside the caller's transaction (and refuse to run outside one).
 
-    The same ``id`` appended twice returns the first entry.
+    The same ``id`` appended twice returns the first entry. ``personal`` is the entry's
+    erasable personal part (see ``Fact``); ``person`` the key that finds it for erasure.
     """
     subject_type, subject_id = subject if isinstance(subject, tuple) else subject_of(subject)
     fact = Fact(
@@ -79,6 +98,8 @@ def append(
         unit=getattr(unit, "name", unit or "") or "",
         region=region,
         id=id,
+        personal=personal,
+        person=person,
     )
     return append_many([fact])[0]
 
@@ -98,6 +119,7 @@ def append_many(facts: Sequence[Fact], *, returning: bool = True) -> list[Entry]
     # appends from other requests wait on: each payload's canonical JSON, the checks, the ids.
     checked: set[tuple[str, ...]] = set()  # the texts of a batch's facts are mostly alike
     prepared: list[tuple[str, str]] = []
+    parts: dict[int, tuple[bytes, str, str, str]] = {}  # fact index: salt, data, hash, person
     for fact, entry_id in zip(facts, ids, strict=True):
         try:
             payload = canonical_json(fact.payload).decode()
@@ -112,6 +134,8 @@ def append_many(facts: Sequence[Fact], *, returning: bool = True) -> list[Entry]
         if forbidden is not None:
             raise LedgerUsageError(f"a ledger payload may not hold {forbidden} (kind {fact.kind})")
         prepared.append((payload, str(entry_id)))
+        if fact.personal is not None or fact.person:
+            parts[len(prepared) - 1] = _personal_part(fact)
     # Lock first: a concurrent append of the same id then finds it here instead of clashing.
     # Plain SQL: this runs once per custody event, and the ORM would cost more than the query.
     with connection.cursor() as cursor:
@@ -131,11 +155,19 @@ def append_many(facts: Sequence[Fact], *, returning: bool = True) -> list[Entry]
     cache.values.update(read_nodes(merkle.right_edge(size)))  # all this batch will read
     entry_rows: list[tuple[Any, ...]] = []
     node_rows: list[tuple[int, bytes]] = []
+    part_rows: list[tuple[Any, ...]] = []
     entries: list[Entry] = []
-    for fact, entry_id, (payload, id_text) in zip(facts, ids, prepared, strict=True):
+    for number, (fact, entry_id, (payload, id_text)) in enumerate(
+        zip(facts, ids, prepared, strict=True)
+    ):
         if entry_id in existing:  # appended before, or earlier in this batch: the first counts
             entries.append(existing[entry_id])
             continue
+        part = parts.get(number) if parts else None
+        personal_hash = None
+        if part is not None:
+            personal_hash = part[2]
+            part_rows.append((size, part[0], part[1], part[3], "", ""))
         leaf = merkle.leaf_hash(
             canonical_entry(
                 seq=size,
@@ -148,6 +180,7 @@ def append_many(facts: Sequence[Fact], *, returning: bool = True) -> list[Entry]
                 subject_type=fact.subject_type,
                 subject_id=fact.subject_id,
                 payload=payload,
+                personal_hash=personal_hash,
             )
         )
         for (level, index), value in merkle.perfect_nodes_after_append(size, leaf, cache.read):
@@ -168,6 +201,21 @@ def append_many(facts: Sequence[Fact], *, returning: bool = True) -> list[Entry]
                 payload,
                 leaf,
             )
+            if not parts
+            else (
+                size,
+                entry_id if native_uuid else entry_id.hex,
+                recorded_at,
+                fact.actor,
+                fact.unit,
+                fact.region,
+                fact.kind,
+                fact.subject_type,
+                fact.subject_id,
+                payload,
+                leaf,
+                personal_hash,
+            )
         )
         entry = (
             Entry(
@@ -181,6 +229,7 @@ def append_many(facts: Sequence[Fact], *, returning: bool = True) -> list[Entry]
                 subject_type=fact.subject_type,
                 subject_id=fact.subject_id,
                 payload=payload,
+                personal_hash=personal_hash,
                 leaf_hash=leaf,
             )
             if returning
@@ -193,9 +242,21 @@ def append_many(facts: Sequence[Fact], *, returning: bool = True) -> list[Entry]
         with connection.cursor() as cursor:
             # COPY on PostgreSQL (no statement of eleven parameters per row for the driver to
             # build), multi-row INSERTs on SQLite.
-            bulk.insert(
-                cursor, Entry._meta.db_table, _ENTRY_COLUMNS, entry_rows, types=_ENTRY_TYPES
-            )
+            if parts:  # a batch with personal parts: one more column, and the parts
+                bulk.insert(
+                    cursor,
+                    Entry._meta.db_table,
+                    (*_ENTRY_COLUMNS, "personal_hash"),
+                    entry_rows,
+                    types=(*_ENTRY_TYPES, "varchar"),
+                )
+                bulk.insert(
+                    cursor, PersonalPart._meta.db_table, _PART_COLUMNS, part_rows, types=_PART_TYPES
+                )
+            else:
+                bulk.insert(
+                    cursor, Entry._meta.db_table, _ENTRY_COLUMNS, entry_rows, types=_ENTRY_TYPES
+                )
             insert_nodes(cursor, node_rows)
         with connection.cursor() as cursor:
             cursor.execute(_SET_HEAD, [size, HEAD_ID])
@@ -242,6 +303,38 @@ _ENTRY_TYPES = (
     "text",
     "bytea",
 )
+_PART_COLUMNS = ("seq", "salt", "data", "person", "redaction_reason", "redacted_by")
+_PART_TYPES = ("int8", "bytea", "text", "varchar", "varchar", "varchar")
+
+
+def _personal_part(fact: Fact) -> tuple[bytes, str, str, str]:
+    """(salt, canonical personal JSON, its salted hash, person key) of a fact's part."""
+    try:
+        data = canonical_json(fact.personal or {}).decode()
+    except EncodingError as exc:
+        raise InvalidInput(
+            "ledger_payload_invalid",
+            _("The ledger payload is not valid JSON (no NaN or Infinity)."),
+            detail=str(exc),
+        ) from None
+    secret = redaction.secret_in(data)
+    if secret is not None:
+        raise LedgerUsageError(f"a personal part may not hold {secret} (kind {fact.kind})")
+    if ("\\u0000" in data and _contains_nul(fact.personal)) or "\x00" in fact.person:
+        raise InvalidInput(
+            "ledger_text_invalid",
+            _("Ledger text cannot contain the NUL character (U+0000)."),
+        )
+    if len(fact.person) > PERSON_MAX_LENGTH:
+        raise InvalidInput(
+            "ledger_text_invalid",
+            _("A ledger field is longer than it may be."),
+            detail={"field": "person", "max_length": PERSON_MAX_LENGTH},
+        )
+    salt = os.urandom(SALT_BYTES)
+    return salt, data, personal_part_hash(salt, data.encode("utf-8")), fact.person
+
+
 _INSERT_NODE = f"INSERT INTO {Node._meta.db_table} (key, hash) VALUES "  # noqa: S608
 ROWS_PER_STATEMENT = 500
 
@@ -387,6 +480,124 @@ def entry_bytes_fast(entry: Entry) -> bytes:
         subject_id=entry.subject_id,
         payload=entry.payload,
     )
+
+
+# --- redacting personal parts ----------------------------------------------------------
+
+REDACTED_KIND = "ledger.redacted"
+REASON_MAX_LENGTH = PersonalPart._meta.get_field("redaction_reason").max_length or 300
+
+
+def redact(
+    *,
+    seqs: Iterable[int] | None = None,
+    person: str = "",
+    reason: str,
+    actor: Any,
+) -> int:
+    """Erase the personal parts of the entries ``seqs`` and/or of ``person`` (both given: the
+    parts that match both), and append one ``ledger.redacted`` entry that lists them. The
+    entries and their leaves stay as they are; verify then reports them as redacted.
+
+    Returns how many parts were erased; parts already erased are left alone, and when none is
+    left to erase nothing is appended (redacting twice is harmless).
+    """
+    if seqs is None and not person:
+        raise LedgerUsageError("redact needs the entries (seqs) or the person to redact")
+    reason = (reason or "").strip()
+    _check_reason(reason)
+    username = getattr(actor, "username", actor or "") or ""
+    with transaction.atomic():
+        parts = PersonalPart.objects.select_for_update().filter(redacted_at__isnull=True)
+        if seqs is not None:
+            wanted = sorted({int(seq) for seq in seqs})
+            if not wanted:
+                return 0
+            parts = parts.filter(entry_id__in=wanted)
+        if person:
+            parts = parts.filter(person=person)
+        found = sorted(parts.values_list("entry_id", flat=True))
+        if not found:
+            return 0
+        regions = Entry.objects.filter(seq__in=found).values_list("region", flat=True).distinct()
+        entry = append(
+            kind=REDACTED_KIND,
+            subject=("ledger.personalpart", "redacted"),
+            payload={"count": len(found), "reason": reason, "seqs": found},
+            actor=username,
+            region=common_region(regions),
+        )
+        PersonalPart.objects.filter(entry_id__in=found).update(
+            salt=None,
+            data="",
+            person="",
+            redacted_at=entry.recorded_at,
+            redaction_reason=reason,
+            redacted_by=username,
+            redaction_seq=entry.seq,
+        )
+    return len(found)
+
+
+def clean_legacy(*, actor: Any = "") -> list[int]:
+    """Scrub the entries that versions before the redaction list wrote with a secret or a full
+    identifier in their payload, with one ``ledger.redacted`` entry (``siaga ledger
+    clean-legacy``; the migration ``0005`` did it once at upgrade). The seqs cleaned."""
+    from siaga.ledger import legacy
+    from siaga.ledger.models import PayloadRedaction
+
+    username = getattr(actor, "username", actor or "") or ""
+
+    def append_redaction(payload: dict[str, Any]) -> tuple[int, datetime]:
+        regions = Entry.objects.filter(seq__in=payload["seqs"]).values_list("region", flat=True)
+        entry = append(
+            kind=REDACTED_KIND,
+            subject=("ledger.entry", "legacy"),
+            payload=payload,
+            actor=username,
+            region=common_region(regions.distinct()),
+        )
+        return entry.seq, entry.recorded_at
+
+    with transaction.atomic():
+        with connection.cursor() as cursor:  # one clean-up at a time, and no append between
+            cursor.execute(_LOCK_HEAD, [HEAD_ID])
+            (size,) = cursor.fetchone()
+        return legacy.clean(
+            legacy.Models(Entry, PayloadRedaction), size, append_redaction, username
+        )
+
+
+def _check_reason(reason: str) -> None:
+    if not reason:
+        raise InvalidInput("redaction_reason_required", _("Say why the data is redacted."))
+    if len(reason) > REASON_MAX_LENGTH:
+        raise InvalidInput(
+            "redaction_reason_invalid",
+            _("The reason for a redaction is longer than it may be."),
+            detail={"max_length": REASON_MAX_LENGTH},
+        )
+    if "\x00" in reason or redaction.forbidden_in(canonical_json(reason).decode()) is not None:
+        raise InvalidInput(
+            "redaction_reason_invalid",
+            _("The reason for a redaction may not hold a NIK, a phone number or odd characters."),
+        )
+
+
+def common_region(regions: Iterable[str]) -> str:
+    """The smallest region that holds all of ``regions`` (codes such as 16.08.01), so that
+    whoever saw the redacted entries also sees their redaction; "" when they share none."""
+    common: list[str] | None = None
+    for region in regions:
+        parts = region.split(".") if region else []
+        if common is None:
+            common = parts
+        else:
+            length = 0
+            while length < min(len(common), len(parts)) and common[length] == parts[length]:
+                length += 1
+            common = common[:length]
+    return ".".join(common or [])
 
 
 # --- reading and proving -----------------------------------------------------------------

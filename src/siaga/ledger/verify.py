@@ -15,20 +15,36 @@ Exit 0 when everything checks out, 1 with the first problem found, 2 on bad usag
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import json
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from siaga.ledger import merkle, note
-from siaga.ledger.encoding import ENTRY_FIELDS, EncodingError, canonical_json
+from siaga.ledger.encoding import (
+    ENTRY_FIELDS,
+    OPTIONAL_FIELDS,
+    EncodingError,
+    canonical_json,
+    personal_part_hash,
+)
 
-EXPORT_FORMAT = "siaga-ledger-export/1"
+EXPORT_FORMAT = "siaga-ledger-export/2"
+# Version 1 had no personal parts and no redactions; it reads as version 2 without them.
+READABLE_FORMATS = ("siaga-ledger-export/1", EXPORT_FORMAT)
+REDACTED_KIND = "ledger.redacted"
 
 
 class Tampered(Exception):
-    """The export does not hold up; the message says where and what."""
+    """The export does not hold up; the message says where and what. ``report``, where the
+    whole file could be read, holds the verdicts of every entry."""
+
+    def __init__(self, message: str, report: Report | None = None) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 @dataclass
@@ -37,16 +53,36 @@ class Report:
     checkpoints: int = 0
     cosignatures: int = 0
     last_checkpoint: int = 0
+    # Entries whose personal part was erased, or whose legacy payload was scrubbed, by a
+    # redaction that a ledger.redacted entry lists: not tampered.
+    redacted: list[int] = field(default_factory=list)
+    # seq -> what is wrong with it
+    tampered: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def untouched(self) -> int:
+        return self.entries - len(self.redacted) - len(self.tampered)
+
+    def verdicts(self) -> str:
+        text = f"{self.untouched} untouched, {len(self.redacted)} redacted"
+        if self.redacted:
+            text += f" (seq {_seq_list(self.redacted)})"
+        return text + f", {len(self.tampered)} tampered"
 
     def summary(self) -> str:
         uncovered = self.entries - self.last_checkpoint
         text = (
             f"OK: {self.entries} entries, {self.checkpoints} signed checkpoints, "
-            f"{self.cosignatures} witness co-signatures verified"
+            f"{self.cosignatures} witness co-signatures verified; {self.verdicts()}"
         )
         if uncovered:
             text += f"; the last {uncovered} entries are not yet under a signed checkpoint"
         return text
+
+
+def _seq_list(seqs: list[int], most: int = 20) -> str:
+    shown = ", ".join(str(s) for s in seqs[:most])
+    return shown + (f" and {len(seqs) - most} more" if len(seqs) > most else "")
 
 
 class _Tree:
@@ -73,29 +109,57 @@ class _Tree:
         return value
 
 
+@dataclass
+class _Pending:
+    """An entry read but not yet added to the tree: the line after it may carry its part."""
+
+    seq: int
+    record: dict[str, object]
+    canonical: bytes
+    side: dict[str, object] | None = None
+
+
+@dataclass
+class _State:
+    report: Report
+    tree: _Tree = field(default_factory=_Tree)
+    pending: _Pending | None = None
+    # ledger.redacted entries: seq -> (seqs it lists, SHA-256 of scrubbed records by seq)
+    redactions: dict[int, tuple[frozenset[int], dict[str, str]]] = field(default_factory=dict)
+    # redacted entries waiting for the ledger.redacted entry that must list them:
+    # seq -> (by, SHA-256 of the scrubbed record or None for a personal part)
+    awaiting: dict[int, tuple[int, str | None]] = field(default_factory=dict)
+
+
 def verify_export(
     lines: Iterable[bytes | str], vkey: str, kept_checkpoint: str | None = None
 ) -> Report:
-    """Check every entry, every checkpoint signature and every co-signature in an export."""
+    """Check every entry, every checkpoint signature and every co-signature in an export, and
+    tell each entry untouched, redacted or tampered. Raises ``Tampered`` at the first break of
+    the tree or a signature, or, having read it all, when any entry is tampered."""
     name, _kind, public_key = note.parse_verifier_key(vkey)
     kept = note.verify(kept_checkpoint, name, public_key) if kept_checkpoint else None
     report = Report()
-    tree = _Tree()
+    state = _State(report)
     verified_upto = 0  # entries before this index are under a verified checkpoint
     checkpoints: dict[int, note.Checkpoint] = {}
     iterator = iter(lines)
     header = _json(next(iterator, b""), "header")
-    if header.get("format") != EXPORT_FORMAT:
+    if header.get("format") not in READABLE_FORMATS:
         raise Tampered(f"not a {EXPORT_FORMAT} file")
     if header.get("key") != vkey.strip():
         raise Tampered("the export names another signing key than the one you trust")
     for number, raw in enumerate(iterator, start=2):
         item = _json(raw, f"line {number}")
+        if "personal" in item or "redacted" in item:
+            _attach_side(item, state, number)
+            continue
+        _finish_entry(state)
         if "seq" in item:
-            _add_entry(item, tree)
+            state.pending = _read_entry(item, state.tree.size)
         elif "checkpoint" in item:
             checkpoint = _check_checkpoint(
-                item["checkpoint"], name, public_key, tree, verified_upto
+                item["checkpoint"], name, public_key, state.tree, verified_upto
             )
             checkpoints[checkpoint.size] = checkpoint
             report.checkpoints += 1
@@ -105,6 +169,8 @@ def verify_export(
             report.cosignatures += 1
         else:
             raise Tampered(f"line {number}: neither entry, checkpoint nor co-signature")
+    _finish_entry(state)
+    tree = state.tree
     report.entries = tree.size
     if header.get("size") != tree.size:
         raise Tampered(
@@ -117,6 +183,17 @@ def verify_export(
                 f"your kept checkpoint at size {kept.size} is not part of this ledger: "
                 "entries were altered, removed or forked since you kept it"
             )
+    for seq, (by, _sha) in state.awaiting.items():
+        report.tampered.setdefault(
+            seq, f"its redaction names entry {by}, which is no ledger.redacted entry listing it"
+        )
+    report.redacted = sorted(set(report.redacted) - set(report.tampered))
+    if report.tampered:
+        bad = sorted(report.tampered)
+        message = f"seq {bad[0]}: {report.tampered[bad[0]]}"
+        if len(bad) > 1:
+            message += f"; {len(bad)} entries tampered: seq {_seq_list(bad)}"
+        raise Tampered(message + f" ({report.verdicts()})", report)
     return report
 
 
@@ -130,19 +207,118 @@ def _json(raw: bytes | str, where: str) -> dict[str, object]:
     return value
 
 
-def _add_entry(item: dict[str, object], tree: _Tree) -> None:
+def _read_entry(item: dict[str, object], expected: int) -> _Pending:
     seq = item.get("seq")
-    if seq != tree.size:
+    if seq != expected:
         raise Tampered(
-            f"seq {tree.size}: expected next, found {seq!r} (an entry was removed, swapped or "
+            f"seq {expected}: expected next, found {seq!r} (an entry was removed, swapped or "
             "inserted)"
         )
-    if set(item) != set(ENTRY_FIELDS):
+    if not set(ENTRY_FIELDS) <= set(item) or not set(item) <= {*ENTRY_FIELDS, *OPTIONAL_FIELDS}:
         raise Tampered(f"seq {seq}: fields differ from an entry's")
     try:
-        tree.add(merkle.leaf_hash(canonical_json(item)))
+        canonical = canonical_json(item)
     except EncodingError as exc:
         raise Tampered(f"seq {seq}: {exc}") from None
+    return _Pending(expected, item, canonical)
+
+
+def _attach_side(item: dict[str, object], state: _State, number: int) -> None:
+    pending = state.pending
+    body = item.get("personal", item.get("redacted"))
+    if (
+        pending is None
+        or pending.side is not None
+        or not isinstance(body, dict)
+        or body.get("seq") != pending.seq
+    ):
+        raise Tampered(f"line {number}: a personal part or redaction not right after its entry")
+    pending.side = item
+
+
+def _finish_entry(state: _State) -> None:
+    """Judge the pending entry and add its leaf to the tree."""
+    pending, report = state.pending, state.report
+    if pending is None:
+        return
+    state.pending = None
+    seq, record = pending.seq, pending.record
+    leaf = merkle.leaf_hash(pending.canonical)
+    side = pending.side or {}
+    personal_hash = record.get("personal_hash")
+    if "personal" in side:
+        part = side["personal"]
+        assert isinstance(part, dict)
+        if not isinstance(personal_hash, str):
+            report.tampered[seq] = "a personal part follows it, but its record holds no hash"
+        elif _part_hash(part) != personal_hash:
+            report.tampered[seq] = "its personal part does not match the hash in its record"
+    elif "redacted" in side:
+        marker = side["redacted"]
+        assert isinstance(marker, dict)
+        by = marker.get("by")
+        if not isinstance(by, int) or by <= seq:
+            report.tampered[seq] = "its redaction marker names no later ledger.redacted entry"
+        elif marker.get("part") == "personal" and isinstance(personal_hash, str):
+            state.awaiting[seq] = (by, None)
+        elif marker.get("part") == "payload":
+            # A scrubbed legacy entry: its record no longer gives its leaf; the marker holds
+            # the original, which the tree (and so every checkpoint) checks.
+            original = _b64(marker.get("leaf_hash"))
+            if original is None:
+                report.tampered[seq] = "its redaction marker holds no original leaf hash"
+            else:
+                leaf = original
+                state.awaiting[seq] = (by, hashlib.sha256(pending.canonical).hexdigest())
+        else:
+            report.tampered[seq] = "its redaction marker does not fit its record"
+    elif isinstance(personal_hash, str):
+        report.tampered[seq] = "its record holds a personal hash, but neither part nor redaction"
+    if record.get("kind") == REDACTED_KIND:
+        _note_redaction(seq, record.get("payload"), state)
+    state.tree.add(leaf)
+
+
+def _note_redaction(seq: int, payload: object, state: _State) -> None:
+    """A ledger.redacted entry: the redacted entries it lists are redacted, not tampered."""
+    if not isinstance(payload, dict):
+        return
+    listed = payload.get("seqs")
+    records = payload.get("records") or {}
+    if not isinstance(listed, list) or not isinstance(records, dict):
+        return
+    for redacted in listed:
+        waiting = state.awaiting.get(redacted) if isinstance(redacted, int) else None
+        if waiting is None or waiting[0] != seq:
+            continue
+        del state.awaiting[redacted]
+        sha = waiting[1]
+        if sha is not None and records.get(str(redacted)) != sha:
+            state.report.tampered[redacted] = (
+                "its scrubbed payload is not the one its redaction recorded"
+            )
+        else:
+            state.report.redacted.append(redacted)
+
+
+def _part_hash(part: dict[str, object]) -> str | None:
+    salt = part.get("salt")
+    if not isinstance(salt, str):
+        return None
+    try:
+        return personal_part_hash(bytes.fromhex(salt), canonical_json(part.get("data")))
+    except (ValueError, EncodingError):
+        return None
+
+
+def _b64(value: object) -> bytes | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        decoded = base64.b64decode(value, validate=True)
+    except ValueError:
+        return None
+    return decoded if len(decoded) == 32 else None
 
 
 def _check_checkpoint(

@@ -1,4 +1,4 @@
-"""``siaga ledger export|verify|checkpoint|key``."""
+"""``siaga ledger export|verify|checkpoint|key|clean-legacy``."""
 
 from __future__ import annotations
 
@@ -22,6 +22,11 @@ class Command(BaseCommand):
         sub.add_parser("verify", help="recompute every leaf and root, check every signature")
         sub.add_parser("checkpoint", help="sign the current tree head now")
         sub.add_parser("key", help="print the instance's verifier key")
+        sub.add_parser(
+            "clean-legacy",
+            help="scrub secrets and full identifiers that older versions wrote into payloads "
+            "(recorded as redacted, with one ledger.redacted entry)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
@@ -29,6 +34,13 @@ class Command(BaseCommand):
             self._export(options["file"])
         elif action == "verify":
             self._verify()
+        elif action == "clean-legacy":
+            seqs = services.clean_legacy(actor="")
+            self.stdout.write(
+                f"Scrubbed {len(seqs)} legacy entries: seq {audit.seq_list(seqs)}."
+                if seqs
+                else "No legacy entry holds a secret or a full identifier."
+            )
         elif action == "checkpoint":
             checkpoint = services.make_checkpoint()
             self.stdout.write(checkpoint.note if checkpoint else "The ledger is empty.")
@@ -53,5 +65,6 @@ class Command(BaseCommand):
         seconds = time.perf_counter() - started
         self.stdout.write(
             f"OK: {result.entries} entries, {result.checkpoints} checkpoints, "
-            f"{result.cosignatures} co-signatures verified in {seconds:.2f} s."
+            f"{result.cosignatures} co-signatures verified in {seconds:.2f} s; "
+            f"{result.summary()}."
         )
