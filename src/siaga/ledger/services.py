@@ -479,6 +479,7 @@ def entry_bytes_fast(entry: Entry) -> bytes:
         subject_type=entry.subject_type,
         subject_id=entry.subject_id,
         payload=entry.payload,
+        personal_hash=entry.personal_hash,
     )
 
 
