@@ -168,20 +168,37 @@ PASSWORD_HASHERS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env_int("SIAGA_PASSWORD_MIN_LENGTH", 12, minimum=12)},
+    },
+    # Django's list of 20,000 common passwords.
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# A reset link works for an hour, and once.
+PASSWORD_RESET_TIMEOUT = 60 * 60
 
-# Login throttling: five failures for one username from one address lock it for 15 minutes.
+# Sign-in throttling (django-axes, siaga.accounts.throttle): failures within the cool-off
+# counted three ways, each with its limit: one username from one address (5), one username
+# from anywhere (20) and one address for any username (password spraying, 20). The lock ends
+# one cool-off after the failure that set it: attempts during it do not restart it.
 AXES_FAILURE_LIMIT = env_int("SIAGA_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+SIAGA_LOGIN_ACCOUNT_FAILURE_LIMIT = env_int("SIAGA_LOGIN_ACCOUNT_FAILURE_LIMIT", 20, minimum=1)
+SIAGA_LOGIN_ADDRESS_FAILURE_LIMIT = env_int("SIAGA_LOGIN_ADDRESS_FAILURE_LIMIT", 20, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIAGA_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username", "ip_address"]
+AXES_HANDLER = "siaga.accounts.throttle.SiagaAxesHandler"
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_RESET_ON_SUCCESS = True
 AXES_VERBOSE = False
+# Every failure is kept (axes' AccessFailureLog and SIAGA's SignInEvent, with the username and
+# the address) for the audit, not the console, for SIAGA_SIGNIN_LOG_RETENTION_DAYS.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+SIGNIN_LOG_RETENTION_DAYS = env_int("SIAGA_SIGNIN_LOG_RETENTION_DAYS", 400, minimum=1)
 # JSON under /api/, a page elsewhere; both with status 429.
 AXES_LOCKOUT_CALLABLE = "siaga.web.views.locked_out"
 
@@ -246,7 +263,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("SIAGA_LOG_LEVEL", "INFO").upper()},
     "loggers": {
-        "axes": {"level": "WARNING"},
+        # Who failed from where is in the sign-in record (SignInEvent), not the console.
+        "axes": {"level": "ERROR"},
         # httpx logs every request's URL at INFO, and a Telegram URL holds the bot token.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},

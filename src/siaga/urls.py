@@ -5,7 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
 from siaga.api import api, api_not_found
-from siaga.web import views
+from siaga.web import signin, views
 
 # Under /api/ a fault outside an operation still answers JSON; pages keep Django's 500.
 handler500 = "siaga.api.server_error"
@@ -37,6 +37,21 @@ urlpatterns = [
         name="login",
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/password/", signin.PasswordChangeView.as_view(), name="password-change"),
+    path("password-reset/", signin.PasswordResetView.as_view(), name="password-reset"),
+    path(
+        "password-reset/sent/", signin.PasswordResetSentView.as_view(), name="password-reset-sent"
+    ),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        signin.PasswordResetConfirmView.as_view(),
+        name="password-reset-confirm",
+    ),
+    path(
+        "password-reset/done/",
+        signin.PasswordResetCompleteView.as_view(),
+        name="password-reset-complete",
+    ),
     path("i18n/", include("django.conf.urls.i18n")),
     path("account/", views.account, name="account"),
     path("account/tokens/", views.token_create, name="token-create"),

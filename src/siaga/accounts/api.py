@@ -62,7 +62,7 @@ def create_token(request: HttpRequest, payload: TokenIn) -> Status[TokenOut]:
     user = services.authenticate_password(
         request=request, username=payload.username, password=payload.password
     )
-    token, raw = services.issue_api_token(actor=user, name=payload.name)
+    token, raw = services.issue_api_token(actor=user, name=payload.name, request=request)
     return Status(201, TokenOut(id=token.id, token=raw, expires_at=token.expires_at))
 
 

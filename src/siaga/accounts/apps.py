@@ -8,3 +8,6 @@ class AccountsConfig(AppConfig):
     name = "siaga.accounts"
     label = "accounts"
     verbose_name = _("Agencies and accounts")
+
+    def ready(self) -> None:
+        from siaga.accounts import audit  # noqa: F401 - connects the sign-in record's receivers

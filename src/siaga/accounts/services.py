@@ -43,20 +43,33 @@ def authenticate_password(*, request: HttpRequest, username: str, password: str)
     return user
 
 
-def issue_api_token(*, actor: User, name: str, days: int | None = None) -> tuple[ApiToken, str]:
-    """A new token for ``actor``; the raw value is returned once and never stored."""
+def issue_api_token(
+    *, actor: User, name: str, days: int | None = None, request: HttpRequest | None = None
+) -> tuple[ApiToken, str]:
+    """A new token for ``actor``; the raw value is returned once and never stored. The issue
+    is on the sign-in record (with the request's address when there is one)."""
+    from siaga.accounts import audit
+    from siaga.accounts.models import SignInEventKind
+
     name = name.strip()
     if not name or len(name) > 100:
         raise InvalidInput("token_name_invalid", _("Give the token a name of 1 to 100 characters."))
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     lifetime = timedelta(days=days or settings.API_TOKEN_DAYS)
-    token = ApiToken.objects.create(
-        user=actor,
-        name=name,
-        prefix=raw[:10],
-        key_hash=hash_token(raw),
-        expires_at=timezone.now() + lifetime,
-    )
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=actor,
+            name=name,
+            prefix=raw[:10],
+            key_hash=hash_token(raw),
+            expires_at=timezone.now() + lifetime,
+        )
+        audit.record(
+            SignInEventKind.TOKEN_ISSUED,
+            request=request,
+            user=actor,
+            detail={"token": str(token.id), "prefix": token.prefix, "name": name},
+        )
     return token, raw
 
 
