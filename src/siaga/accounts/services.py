@@ -43,6 +43,34 @@ def authenticate_password(*, request: HttpRequest, username: str, password: str)
     return user
 
 
+def check_second_factor_for_token(*, request: HttpRequest, user: User, code: str) -> None:
+    """Before a token is issued over the API: the second factor of an account that has one
+    (or must have one). A wrong code counts as a failed sign-in; a whole sign-in clears the
+    account's failure counts."""
+    from siaga.accounts import throttle, two_factor
+
+    if two_factor.has_second_factor(user):
+        if not code.strip():
+            raise NotAuthenticated(
+                "auth_second_factor_required",
+                _("This account signs in with a second factor: send its code as otp."),
+            )
+        if two_factor.check_code(user=user, code=code, request=request) is None:
+            if getattr(request, "axes_locked_out", False):
+                raise TooManyRequests(
+                    "auth_throttled",
+                    _("Too many failed sign-in attempts. Wait 15 minutes and try again."),
+                )
+            raise NotAuthenticated("auth_second_factor_invalid", _("The code is not right."))
+        return
+    if two_factor.requires_second_factor(user):
+        raise PermissionDenied(
+            "auth_second_factor_enrolment_required",
+            _("Your role signs in with a second factor: set one up on your account page first."),
+        )
+    throttle.clear_account(user.username)
+
+
 def issue_api_token(
     *, actor: User, name: str, days: int | None = None, request: HttpRequest | None = None
 ) -> tuple[ApiToken, str]:

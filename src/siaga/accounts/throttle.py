@@ -61,3 +61,22 @@ class SiagaAxesHandler(AxesDatabaseHandler):
             return 0
         deleted, _ = AccessAttempt.objects.filter(username=username).delete()
         return int(deleted)
+
+
+def clear_account(username: str) -> int:
+    """After a whole sign-in (password and, where there is one, the second factor): this
+    account's failure counts go. Not on the password alone (axes' AXES_RESET_ON_SUCCESS is
+    off), or a password holder could guess codes forever by signing in again between tries."""
+    from axes.models import AccessAttempt
+
+    if not username:
+        return 0
+    deleted, _ = AccessAttempt.objects.filter(username=username).delete()
+    return int(deleted)
+
+
+def is_locked(request: HttpRequest, username: str) -> bool:
+    """Is this username (from this address) locked now? For the second-factor step."""
+    from axes.handlers.proxy import AxesProxyHandler
+
+    return not AxesProxyHandler.is_allowed(request, {"username": username})

@@ -11,11 +11,33 @@ from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.db import transaction
 from django.http import HttpResponse
-from django.urls import reverse_lazy
+from django.shortcuts import redirect
+from django.urls import reverse, reverse_lazy
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
+from siaga.accounts import throttle, two_factor
 from siaga.accounts.models import User
 from siaga.accounts.passwords import OutboxPasswordResetForm, password_changed
+
+
+class LoginView(auth_views.LoginView):
+    """The password step. A user with a second factor goes on to verify it, one who must
+    have one and has none to enrolment; only a whole sign-in clears the failure counts."""
+
+    redirect_authenticated_user = True
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        user = form.get_user()
+        following = self.get_redirect_url()
+        query = "?" + urlencode({"next": following}) if following else ""
+        if two_factor.has_second_factor(user):
+            return redirect(reverse("login-verify") + query)
+        if two_factor.requires_second_factor(user):
+            return redirect(reverse("two-factor") + query)
+        throttle.clear_account(user.username)
+        return response
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):
