@@ -20,10 +20,14 @@ from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.operations import RunPython
 from django.db.migrations.state import ProjectState
 from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from siaga.accounts.choices import AgencyKind, Role
 from siaga.accounts.models import Agency, AgencyUnit, User
 from siaga.accounts.services import add_membership
+from siaga.accounts.two_factor import requires_second_factor
 from siaga.regions.services import load_regions
 from siaga.sites.choices import SiteKind, ZoneKind
 from siaga.sites.models import Site, Zone
@@ -35,6 +39,9 @@ settings.NOTIFY_WEBHOOK_ALLOW_PRIVATE = True
 os.environ["SIAGA_NOTIFY_WEBHOOK_ALLOW_PRIVATE"] = "1"
 
 PASSWORD = "correct horse battery staple"
+# The authenticator secret (hex, as django-otp stores it) of every persona whose role signs in
+# with a second factor; ``totp_code()`` is what their app would show now.
+TOTP_KEY = "3132333435363738393031323334353637383930"
 OKUT = "16.08"
 OKU = "16.01"
 
@@ -95,6 +102,9 @@ def _build_test_world() -> None:
     root = User(username="root", is_superuser=True, is_staff=True)
     root.set_password(PASSWORD)
     root.save()
+    for user in User.objects.all():
+        if requires_second_factor(user):
+            TOTPDevice.objects.create(user=user, name="authenticator", key=TOTP_KEY, confirmed=True)
     okut = Site.objects.create(
         code="GUDANG-16.08",
         name="Gudang Logistik KPU OKU Timur",
@@ -213,14 +223,38 @@ def root(db: None) -> User:
     return User.objects.get(username="root")
 
 
+def totp_code(key: str = TOTP_KEY) -> str:
+    """The code an authenticator app with this secret shows now."""
+    return f"{totp(bytes.fromhex(key)):06d}"
+
+
+class VerifiedClient(Client):
+    """A test client whose ``force_login`` also passes the user's second factor, as a whole
+    sign-in would: tests of other apps see a verified session, production code is unchanged.
+    ``force_login(user, verified=False)`` stops after the password."""
+
+    def force_login(self, user: Any, backend: str | None = None, verified: bool = True) -> None:
+        super().force_login(user, backend)
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if verified and device is not None:
+            session = self.session
+            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+            session.save()
+
+
+@pytest.fixture
+def client() -> VerifiedClient:
+    return VerifiedClient()
+
+
 @pytest.fixture
 def client_for() -> Iterator[Any]:
-    """``client_for(user)``: a test client signed in as ``user``."""
+    """``client_for(user)``: a test client signed in as ``user``, second factor passed."""
 
-    def make(user: User | None) -> Client:
-        client = Client()
+    def make(user: User | None, *, verified: bool = True) -> Client:
+        client = VerifiedClient()
         if user is not None:
-            client.force_login(user)
+            client.force_login(user, verified=verified)
         return client
 
     yield make

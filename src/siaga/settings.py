@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
@@ -104,7 +105,7 @@ INSTALLED_APPS = [
     "siaga.notify",
     "siaga.web",
     "siaga.demo",
-    "django.contrib.admin",
+    "siaga.accounts.apps.SiagaAdminConfig",  # django.contrib.admin behind the second factor
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -114,6 +115,11 @@ INSTALLED_APPS = [
     "bootstrap",
     "ninja",
     "axes",
+    # The second factor (siaga.accounts.two_factor).
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
     "django_tasks_db",
 ]
 
@@ -126,6 +132,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "siaga.accounts.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -168,22 +176,58 @@ PASSWORD_HASHERS = [
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": env_int("SIAGA_PASSWORD_MIN_LENGTH", 12, minimum=12)},
+    },
+    # Django's list of 20,000 common passwords.
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# A reset link works for an hour, and once.
+PASSWORD_RESET_TIMEOUT = 60 * 60
 
-# Login throttling: five failures for one username from one address lock it for 15 minutes.
+# Sign-in throttling (django-axes, siaga.accounts.throttle): failures within the cool-off
+# counted three ways, each with its limit: one username from one address (5), one username
+# from anywhere (20) and one address for any username (password spraying, 20). The lock ends
+# one cool-off after the failure that set it: attempts during it do not restart it.
 AXES_FAILURE_LIMIT = env_int("SIAGA_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+SIAGA_LOGIN_ACCOUNT_FAILURE_LIMIT = env_int("SIAGA_LOGIN_ACCOUNT_FAILURE_LIMIT", 20, minimum=1)
+SIAGA_LOGIN_ADDRESS_FAILURE_LIMIT = env_int("SIAGA_LOGIN_ADDRESS_FAILURE_LIMIT", 20, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIAGA_LOGIN_COOLOFF_MINUTES", 15, minimum=1))
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "username", "ip_address"]
+AXES_HANDLER = "siaga.accounts.throttle.SiagaAxesHandler"
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# Counts are cleared after the whole sign-in (the second factor included), by SIAGA itself.
+AXES_RESET_ON_SUCCESS = False
 AXES_VERBOSE = False
+# Every failure is kept (axes' AccessFailureLog and SIAGA's SignInEvent, with the username and
+# the address) for the audit, not the console, for SIAGA_SIGNIN_LOG_RETENTION_DAYS.
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+SIGNIN_LOG_RETENTION_DAYS = env_int("SIAGA_SIGNIN_LOG_RETENTION_DAYS", 400, minimum=1)
 # JSON under /api/, a page elsewhere; both with status 429.
 AXES_LOCKOUT_CALLABLE = "siaga.web.views.locked_out"
+
+# The second factor: an authenticator app (TOTP) with recovery codes, or a passkey. Passkeys
+# are a second factor after the password, never a sign-in of their own; their relying party
+# is SIAGA_PUBLIC_URL's host (an https:// one).
+OTP_TOTP_ISSUER = "SIAGA"
+OTP_WEBAUTHN_RP_NAME = "SIAGA"
+_public = urlsplit(PUBLIC_URL)
+if _public.scheme == "https":
+    OTP_WEBAUTHN_RP_ID = _public.hostname or ""
+    OTP_WEBAUTHN_ALLOWED_ORIGINS = [f"https://{_public.netloc}"]
+else:
+    # Browsers offer passkeys over plain HTTP on localhost only (the demo: open it as
+    # http://localhost:8000 to try them).
+    OTP_WEBAUTHN_RP_ID = "localhost"
+    OTP_WEBAUTHN_ALLOWED_ORIGINS = [f"http://localhost:{_public.port or 80}"]
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
+# The demo's accounts that need a second factor share this authenticator secret (base32).
+DEMO_TOTP_SECRET = env_str("SIAGA_DEMO_TOTP_SECRET", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
 
 # Sessions, CSRF and security headers.
 SESSION_COOKIE_HTTPONLY = True
@@ -246,7 +290,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("SIAGA_LOG_LEVEL", "INFO").upper()},
     "loggers": {
-        "axes": {"level": "WARNING"},
+        # Who failed from where is in the sign-in record (SignInEvent), not the console.
+        "axes": {"level": "ERROR"},
         # httpx logs every request's URL at INFO, and a Telegram URL holds the bot token.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},

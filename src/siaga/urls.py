@@ -5,13 +5,11 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
 from siaga.api import api, api_not_found
-from siaga.web import views
+from siaga.web import signin, two_factor, views
 
 # Under /api/ a fault outside an operation still answers JSON; pages keep Django's 500.
 handler500 = "siaga.api.server_error"
 
-admin.site.site_header = "SIAGA"
-admin.site.site_title = "SIAGA"
 
 sites_patterns = (
     [
@@ -31,12 +29,44 @@ regions_patterns = (
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("login/", signin.LoginView.as_view(), name="login"),
+    path("login/verify/", two_factor.verify, name="login-verify"),
+    path("account/2fa/", two_factor.overview, name="two-factor"),
+    path("account/2fa/totp/", two_factor.totp_setup, name="two-factor-totp"),
     path(
-        "login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
-        name="login",
+        "account/2fa/codes/",
+        two_factor.recovery_codes_regenerate,
+        name="two-factor-recovery-codes",
     ),
+    path(
+        "account/2fa/totp/remove/",
+        two_factor.remove,
+        {"method": "totp"},
+        name="two-factor-totp-remove",
+    ),
+    path(
+        "account/2fa/passkeys/<int:passkey_id>/remove/",
+        two_factor.remove,
+        {"method": "passkey"},
+        name="two-factor-passkey-remove",
+    ),
+    path("webauthn/", include(two_factor.webauthn_patterns)),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("account/password/", signin.PasswordChangeView.as_view(), name="password-change"),
+    path("password-reset/", signin.PasswordResetView.as_view(), name="password-reset"),
+    path(
+        "password-reset/sent/", signin.PasswordResetSentView.as_view(), name="password-reset-sent"
+    ),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        signin.PasswordResetConfirmView.as_view(),
+        name="password-reset-confirm",
+    ),
+    path(
+        "password-reset/done/",
+        signin.PasswordResetCompleteView.as_view(),
+        name="password-reset-complete",
+    ),
     path("i18n/", include("django.conf.urls.i18n")),
     path("account/", views.account, name="account"),
     path("account/tokens/", views.token_create, name="token-create"),

@@ -8,7 +8,7 @@ from axes.models import AccessAttempt
 from django.test import Client
 from django.utils import timezone
 
-from siaga.accounts.models import ApiToken, User, hash_token
+from siaga.accounts.models import ApiToken, SignInEvent, User, hash_token
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -80,8 +80,9 @@ def test_repeated_failures_are_throttled_even_with_the_right_password(
     assert response.status_code == 429
     assert response.json()["code"] == "auth_throttled"
     assert ApiToken.objects.count() == 0
-    # Every refused attempt counts, the one made while locked too.
-    assert AccessAttempt.objects.get(username="jaga.okut").failures_since_start == 6
+    # An attempt refused while locked does not count (nor restart the lock); it is recorded.
+    assert AccessAttempt.objects.get(username="jaga.okut").failures_since_start == 5
+    assert SignInEvent.objects.filter(username="jaga.okut", kind="refused_locked").count() == 1
 
 
 def test_throttle_is_per_username(client: Client, guard_okut: User, operator_okut: User) -> None:

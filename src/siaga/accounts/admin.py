@@ -22,7 +22,15 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
 from siaga.accounts import services
-from siaga.accounts.models import Agency, AgencyUnit, ApiToken, Membership, User
+from siaga.accounts.choices import Role
+from siaga.accounts.models import (
+    Agency,
+    AgencyUnit,
+    ApiToken,
+    Membership,
+    SignInEvent,
+    User,
+)
 from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import user_can
 from siaga.ledger.admin import LedgeredAdminMixin, record_admin_change
@@ -214,4 +222,53 @@ class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
     search_fields = ["user__username", "name", "prefix"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+def _bawaslu(request: HttpRequest) -> bool:
+    return Membership.objects.filter(
+        user_id=request.user.pk or 0, active=True, role=Role.BAWASLU_SUPERVISOR
+    ).exists()
+
+
+@admin.register(SignInEvent)
+class SignInEventAdmin(admin.ModelAdmin[SignInEvent]):
+    """The sign-in record, read-only: superusers see all of it, Bawaslu (as staff) the events
+    of accounts that hold a membership inside their scope."""
+
+    list_display = ["at", "kind", "username", "ip_address", "channel"]
+    list_filter = ["kind", "channel"]
+    search_fields = ["username", "ip_address"]
+    date_hierarchy = "at"
+    readonly_fields = [
+        "at",
+        "kind",
+        "user",
+        "username",
+        "ip_address",
+        "user_agent",
+        "channel",
+        "detail",
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SignInEvent]:
+        qs = super().get_queryset(request)
+        if _is_superuser(request):
+            return qs
+        in_scope = Membership.objects.for_user(request.user, Action.VIEW).values("user_id")
+        return qs.filter(user_id__in=in_scope)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return _is_superuser(request) or _bawaslu(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return _is_superuser(request) or _bawaslu(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -19,6 +19,14 @@ class TokenIn(Schema):
     username: str = Field(..., min_length=1, max_length=150)
     password: str = Field(..., min_length=1, max_length=256)
     name: str = Field("api", min_length=1, max_length=100, description="e.g. the device's name")
+    otp: str = Field(
+        "",
+        max_length=64,
+        description=(
+            "the current code of the authenticator app, or a recovery code: needed by "
+            "accounts with a second factor (admins, commissioners, police commanders, Bawaslu)"
+        ),
+    )
 
 
 class TokenOut(Schema):
@@ -55,14 +63,15 @@ class MeOut(Schema):
 @router.post(
     "/token",
     auth=None,
-    response={201: TokenOut, 401: ErrorOut, 422: ErrorOut, 429: ErrorOut},
+    response={201: TokenOut, 401: ErrorOut, 403: ErrorOut, 422: ErrorOut, 429: ErrorOut},
     summary="Exchange a username and password for a bearer token",
 )
 def create_token(request: HttpRequest, payload: TokenIn) -> Status[TokenOut]:
     user = services.authenticate_password(
         request=request, username=payload.username, password=payload.password
     )
-    token, raw = services.issue_api_token(actor=user, name=payload.name)
+    services.check_second_factor_for_token(request=request, user=user, code=payload.otp)
+    token, raw = services.issue_api_token(actor=user, name=payload.name, request=request)
     return Status(201, TokenOut(id=token.id, token=raw, expires_at=token.expires_at))
 
 

@@ -140,3 +140,51 @@ class ApiToken(UUIDModel):
     def is_usable(self, now: datetime | None = None) -> bool:
         now = now or timezone.now()
         return self.revoked_at is None and self.expires_at > now
+
+
+class SignInEventKind(models.TextChoices):
+    SIGNED_IN = "signed_in", _("signed in")
+    FAILED = "failed", _("sign-in failed")
+    REFUSED_LOCKED = "refused_locked", _("refused: locked")
+    SECOND_FACTOR_PASSED = "otp_passed", _("second factor passed")
+    SECOND_FACTOR_FAILED = "otp_failed", _("second factor failed")
+    TOKEN_ISSUED = "token_issued", _("API token issued")
+    TWO_FACTOR_ENABLED = "2fa_enabled", _("second factor enabled")
+    TWO_FACTOR_DISABLED = "2fa_disabled", _("second factor disabled")
+    RECOVERY_CODES_REGENERATED = "recovery_codes", _("recovery codes regenerated")
+    PASSWORD_CHANGED = "password_changed", _("password changed")
+    PASSWORD_RESET_REQUESTED = "reset_requested", _("password reset requested")
+    SIGNED_OUT = "signed_out", _("signed out")
+
+
+class SignInEvent(models.Model):
+    """One sign-in outcome or account-security change: who (as typed), from where, when.
+
+    Kept for the audit (SIAGA_SIGNIN_LOG_RETENTION_DAYS), never written to the console; the
+    lock itself is django-axes' (``AccessAttempt``), this table is the record.
+    """
+
+    at = models.DateTimeField(_("at"), default=timezone.now, db_index=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=SignInEventKind.choices)
+    user = models.ForeignKey(
+        User,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="sign_in_events",
+        verbose_name=_("user"),
+    )
+    # What was typed, also for names that match no account (spraying shows up here).
+    username = models.CharField(_("username"), max_length=150, blank=True, db_index=True)
+    ip_address = models.GenericIPAddressField(_("address"), null=True, blank=True, db_index=True)
+    user_agent = models.CharField(_("user agent"), max_length=255, blank=True)
+    channel = models.CharField(_("channel"), max_length=10, blank=True)  # web, api, admin
+    detail = models.JSONField(_("detail"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("sign-in event")
+        verbose_name_plural = _("sign-in events")
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.kind} {self.username}"

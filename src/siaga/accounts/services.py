@@ -43,20 +43,61 @@ def authenticate_password(*, request: HttpRequest, username: str, password: str)
     return user
 
 
-def issue_api_token(*, actor: User, name: str, days: int | None = None) -> tuple[ApiToken, str]:
-    """A new token for ``actor``; the raw value is returned once and never stored."""
+def check_second_factor_for_token(*, request: HttpRequest, user: User, code: str) -> None:
+    """Before a token is issued over the API: the second factor of an account that has one
+    (or must have one). A wrong code counts as a failed sign-in; a whole sign-in clears the
+    account's failure counts."""
+    from siaga.accounts import throttle, two_factor
+
+    if two_factor.has_second_factor(user):
+        if not code.strip():
+            raise NotAuthenticated(
+                "auth_second_factor_required",
+                _("This account signs in with a second factor: send its code as otp."),
+            )
+        if two_factor.check_code(user=user, code=code, request=request) is None:
+            if getattr(request, "axes_locked_out", False):
+                raise TooManyRequests(
+                    "auth_throttled",
+                    _("Too many failed sign-in attempts. Wait 15 minutes and try again."),
+                )
+            raise NotAuthenticated("auth_second_factor_invalid", _("The code is not right."))
+        return
+    if two_factor.requires_second_factor(user):
+        raise PermissionDenied(
+            "auth_second_factor_enrolment_required",
+            _("Your role signs in with a second factor: set one up on your account page first."),
+        )
+    throttle.clear_account(user.username)
+
+
+def issue_api_token(
+    *, actor: User, name: str, days: int | None = None, request: HttpRequest | None = None
+) -> tuple[ApiToken, str]:
+    """A new token for ``actor``; the raw value is returned once and never stored. The issue
+    is on the sign-in record (with the request's address when there is one)."""
+    from siaga.accounts import audit
+    from siaga.accounts.models import SignInEventKind
+
     name = name.strip()
     if not name or len(name) > 100:
         raise InvalidInput("token_name_invalid", _("Give the token a name of 1 to 100 characters."))
     raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
     lifetime = timedelta(days=days or settings.API_TOKEN_DAYS)
-    token = ApiToken.objects.create(
-        user=actor,
-        name=name,
-        prefix=raw[:10],
-        key_hash=hash_token(raw),
-        expires_at=timezone.now() + lifetime,
-    )
+    with transaction.atomic():
+        token = ApiToken.objects.create(
+            user=actor,
+            name=name,
+            prefix=raw[:10],
+            key_hash=hash_token(raw),
+            expires_at=timezone.now() + lifetime,
+        )
+        audit.record(
+            SignInEventKind.TOKEN_ISSUED,
+            request=request,
+            user=actor,
+            detail={"token": str(token.id), "prefix": token.prefix, "name": name},
+        )
     return token, raw
 
 

@@ -171,6 +171,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
         _token, raw = account_services.issue_api_token(
             actor=actor_of(request),
             name=request.POST.get("name", ""),
+            request=request,
         )
     except SiagaError as exc:
         messages.error(request, str(exc.message))
