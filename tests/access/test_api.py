@@ -370,7 +370,7 @@ def test_a_guard_may_not_watchlist(client_for: Any, open_gate: Gate, guard_okut:
         {"nik": NIK_SUSPECT, "name": "Budi", "reason": "DPO"},
     )
     assert (response.status_code, response.json()["code"]) == (403, "watchlist_not_allowed")
-    assert not Visitor.objects.filter(nik=NIK_SUSPECT).exists()
+    assert not Visitor.objects.by_nik(NIK_SUSPECT).exists()
 
 
 def test_photo_not_an_image_or_too_large(

@@ -2,8 +2,9 @@
 
 A person is a national ``Person`` (the NIK, encrypted, found by a keyed hash); what a region
 knows of them is that region's ``Visitor`` record (staff with a standing pass too): one record
-per person and Kabupaten/Kota, however many visits, with the history of its changes. ``Presence`` is the "who is inside now" board, kept in
-step with the gate events by the services; the gate events and the ledger are the history."""
+per person and Kabupaten/Kota, however many visits, with the history of its changes.
+``Presence`` is the "who is inside now" board, kept in step with the gate events by the
+services; the gate events and the ledger are the history."""
 
 from __future__ import annotations
 

@@ -61,7 +61,7 @@ def presences(site: Site) -> QuerySet[Presence]:
     return (
         Presence.objects.filter(site=site)
         .select_related("visitor", "zone", "visit", "standing_pass", "last_event__guard")
-        .defer("visitor__photo", "visitor__phone")
+        .defer("visitor__photo")
         .order_by("zone__name", "entered_at")
     )
 
@@ -189,7 +189,7 @@ def log_rows(events: QuerySet[GateEvent]) -> QuerySet[GateEvent]:
         events.select_related(
             "site", "zone", "from_zone", "visitor", "visit", "standing_pass", "guard"
         )
-        .defer("visitor__photo", "visitor__phone")
+        .defer("visitor__photo")
         .order_by("-at", "-pk")
     )
 

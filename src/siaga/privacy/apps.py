@@ -10,4 +10,6 @@ class PrivacyConfig(AppConfig):
     verbose_name = _("Personal data")
     # The periodic jobs this app declares (the worker's sweep runs them): name, callable path,
     # and how often, in seconds, from settings.
-    periodic_jobs = {"privacy.purge": ("siaga.privacy.services.purge_if_due", "RETENTION_PURGE_SECONDS")}
+    periodic_jobs = {
+        "privacy.purge": ("siaga.privacy.services.purge_if_due", "RETENTION_PURGE_SECONDS")
+    }

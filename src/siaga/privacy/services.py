@@ -82,9 +82,7 @@ def may_read_lookups(user: User) -> bool:
         return False
     if user.is_superuser or user.has_perm(READ_PERMISSION):
         return True
-    return Membership.objects.filter(
-        user=user, active=True, role=Role.BAWASLU_SUPERVISOR
-    ).exists()
+    return Membership.objects.filter(user=user, active=True, role=Role.BAWASLU_SUPERVISOR).exists()
 
 
 def readable_lookups(user: User) -> QuerySet[LookupLog]:
@@ -125,7 +123,9 @@ def _last_used() -> Any:
 
 def _past(days: int, now: dt.datetime) -> Q:
     cutoff = now - dt.timedelta(days=days)
-    return Q(created_at__lt=cutoff, last_visit__lt=cutoff, last_pass__lt=cutoff, last_event__lt=cutoff)
+    return Q(
+        created_at__lt=cutoff, last_visit__lt=cutoff, last_pass__lt=cutoff, last_event__lt=cutoff
+    )
 
 
 def _purgeable() -> Any:
@@ -133,11 +133,7 @@ def _purgeable() -> Any:
 
     inside = Presence.objects.filter(visitor=OuterRef("pk"))
     listed = Visitor.objects.filter(person=OuterRef("person"), watchlisted=True)
-    return (
-        Visitor.objects.annotate(**_last_used())
-        .exclude(Exists(inside))
-        .exclude(Exists(listed))
-    )
+    return Visitor.objects.annotate(**_last_used()).exclude(Exists(inside)).exclude(Exists(listed))
 
 
 def purge(*, now: dt.datetime | None = None, actor: Any = None, limit: int = 1000) -> PurgeRun:
@@ -186,9 +182,7 @@ def purge(*, now: dt.datetime | None = None, actor: Any = None, limit: int = 100
                 record.save(update_fields=["phone"])
             run.phones += 1
     recent = _purgeable().exclude(_past(nik_days, now)).filter(person=OuterRef("pk"))
-    kept = Visitor.objects.filter(person=OuterRef("pk")).exclude(
-        pk__in=_purgeable().values("pk")
-    )
+    kept = Visitor.objects.filter(person=OuterRef("pk")).exclude(pk__in=_purgeable().values("pk"))
     due = (
         Person.objects.filter(erased_at__isnull=True, records__isnull=False)
         .exclude(Exists(recent))
@@ -276,7 +270,9 @@ def export_person(nik: str, *, actor: User | None = None) -> dict[str, Any]:
     records = []
     subjects: list[str] = [str(person.pk)]
     for record in Visitor.objects.filter(person=person).order_by("region"):
-        visits = list(Visit.objects.filter(visitor=record).select_related("site").order_by("planned_start"))
+        visits = list(
+            Visit.objects.filter(visitor=record).select_related("site").order_by("planned_start")
+        )
         passes = list(StandingPass.objects.filter(visitor=record).select_related("site"))
         events = list(GateEvent.objects.filter(visitor=record).select_related("site", "zone"))
         subjects += [str(record.pk), *(str(v.pk) for v in visits), *(str(p.pk) for p in passes)]

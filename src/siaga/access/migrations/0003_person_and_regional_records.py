@@ -5,7 +5,6 @@ plaintext columns."""
 
 from __future__ import annotations
 
-
 import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
@@ -174,5 +173,3 @@ class Migration(migrations.Migration):
             },
         ),
     ]
-
-

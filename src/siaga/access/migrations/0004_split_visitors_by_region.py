@@ -80,6 +80,7 @@ def forwards(apps: Any, schema_editor: Any) -> None:
                 for model in (visit_model, pass_model, event_model, presence_model):
                     model.objects.filter(there, visitor=visitor).update(visitor=copy)
 
+
 class Migration(migrations.Migration):
     dependencies = [("access", "0003_person_and_regional_records")]
 

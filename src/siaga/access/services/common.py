@@ -16,7 +16,6 @@ from siaga.access.choices import (
     ItemKind,
     Officer,
 )
-from siaga.access.services import ledgering
 from siaga.access.models import (
     Presence,
     SiteRules,
@@ -24,6 +23,7 @@ from siaga.access.models import (
     Visit,
     Visitor,
 )
+from siaga.access.services import ledgering
 from siaga.accounts.choices import AgencyKind
 from siaga.accounts.models import User
 from siaga.accounts.permissions import Action

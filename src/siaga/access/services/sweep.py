@@ -26,8 +26,8 @@ from siaga.accounts.scoping import scope_roots, unit_covering
 from siaga.alarms import services as alarms
 from siaga.core.crypto import keyed_hash
 from siaga.ledger import services as ledger
-from siaga.regions.codes import subtree_q
 from siaga.privacy import services as privacy
+from siaga.regions.codes import subtree_q
 from siaga.sites.models import Site
 
 # ---------------------------------------------------------------------------------------------

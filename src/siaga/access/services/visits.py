@@ -241,7 +241,9 @@ def _ask_for_approval(visit: Visit, *, after_hours: bool) -> None:
     if after_hours:
         people += [u for u in _approvers(visit.site) if u.pk != visit.host_id]
     with translation.override("id"):
-        title = _g("[SIAGA] Guest waiting at the gate: %(name)s") % {"name": visit.visitor_name or visit.visitor.name}
+        title = _g("[SIAGA] Guest waiting at the gate: %(name)s") % {
+            "name": visit.visitor_name or visit.visitor.name
+        }
         body = _g("%(site)s — %(purpose)s. Approve or deny on SIAGA.") % {
             "site": visit.site.name,
             "purpose": visit.get_purpose_display(),
@@ -264,9 +266,13 @@ def _ask_for_approval(visit: Visit, *, after_hours: bool) -> None:
 def _tell_gate(visit: Visit, step: str) -> None:
     with translation.override("id"):
         if step == "approved":
-            title = _g("[SIAGA] Guest approved: %(name)s") % {"name": visit.visitor_name or visit.visitor.name}
+            title = _g("[SIAGA] Guest approved: %(name)s") % {
+                "name": visit.visitor_name or visit.visitor.name
+            }
         else:
-            title = _g("[SIAGA] Guest denied: %(name)s") % {"name": visit.visitor_name or visit.visitor.name}
+            title = _g("[SIAGA] Guest denied: %(name)s") % {
+                "name": visit.visitor_name or visit.visitor.name
+            }
     notify.notify_user(
         visit.registered_by,
         kind=f"visit.{step}",

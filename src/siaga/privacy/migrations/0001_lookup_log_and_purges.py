@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,39 +14,95 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='PurgeRun',
+            name="PurgeRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(verbose_name='at')),
-                ('photos', models.PositiveIntegerField(default=0, verbose_name='photos erased')),
-                ('phones', models.PositiveIntegerField(default=0, verbose_name='phone numbers erased')),
-                ('niks', models.PositiveIntegerField(default=0, verbose_name='NIKs erased')),
-                ('redacted', models.PositiveIntegerField(default=0, verbose_name='ledger entries redacted')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(verbose_name="at")),
+                ("photos", models.PositiveIntegerField(default=0, verbose_name="photos erased")),
+                (
+                    "phones",
+                    models.PositiveIntegerField(default=0, verbose_name="phone numbers erased"),
+                ),
+                ("niks", models.PositiveIntegerField(default=0, verbose_name="NIKs erased")),
+                (
+                    "redacted",
+                    models.PositiveIntegerField(default=0, verbose_name="ledger entries redacted"),
+                ),
             ],
             options={
-                'verbose_name': 'retention purge',
-                'verbose_name_plural': 'retention purges',
-                'ordering': ['-at'],
+                "verbose_name": "retention purge",
+                "verbose_name_plural": "retention purges",
+                "ordering": ["-at"],
             },
         ),
         migrations.CreateModel(
-            name='LookupLog',
+            name="LookupLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('at', models.DateTimeField(verbose_name='at')),
-                ('username', models.CharField(blank=True, max_length=150, verbose_name='username')),
-                ('nik_hash', models.CharField(max_length=80, verbose_name='NIK (keyed hash)')),
-                ('answer', models.CharField(choices=[('found', 'found'), ('not_found', 'not known here'), ('throttled', 'throttled')], max_length=12, verbose_name='answer')),
-                ('channel', models.CharField(choices=[('api', 'API'), ('web', 'web page'), ('export', 'right of access (export)')], default='api', max_length=10, verbose_name='channel')),
-                ('region', models.CharField(blank=True, max_length=13, verbose_name='region')),
-                ('visitor_id', models.UUIDField(blank=True, null=True, verbose_name='record found')),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='asked by')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("at", models.DateTimeField(verbose_name="at")),
+                ("username", models.CharField(blank=True, max_length=150, verbose_name="username")),
+                ("nik_hash", models.CharField(max_length=80, verbose_name="NIK (keyed hash)")),
+                (
+                    "answer",
+                    models.CharField(
+                        choices=[
+                            ("found", "found"),
+                            ("not_found", "not known here"),
+                            ("throttled", "throttled"),
+                        ],
+                        max_length=12,
+                        verbose_name="answer",
+                    ),
+                ),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("api", "API"),
+                            ("web", "web page"),
+                            ("export", "right of access (export)"),
+                        ],
+                        default="api",
+                        max_length=10,
+                        verbose_name="channel",
+                    ),
+                ),
+                ("region", models.CharField(blank=True, max_length=13, verbose_name="region")),
+                (
+                    "visitor_id",
+                    models.UUIDField(blank=True, null=True, verbose_name="record found"),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="asked by",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'look-up by NIK',
-                'verbose_name_plural': 'look-ups by NIK',
-                'ordering': ['-at', '-pk'],
-                'indexes': [models.Index(fields=['user', 'at'], name='lookup_user_time'), models.Index(fields=['nik_hash', 'at'], name='lookup_nik_time'), models.Index(fields=['region', 'at'], name='lookup_region_time')],
+                "verbose_name": "look-up by NIK",
+                "verbose_name_plural": "look-ups by NIK",
+                "ordering": ["-at", "-pk"],
+                "indexes": [
+                    models.Index(fields=["user", "at"], name="lookup_user_time"),
+                    models.Index(fields=["nik_hash", "at"], name="lookup_nik_time"),
+                    models.Index(fields=["region", "at"], name="lookup_region_time"),
+                ],
             },
         ),
     ]
