@@ -50,7 +50,7 @@ def record_lookup(
     return LookupLog.objects.create(
         at=now or timezone.now(),
         user=actor if actor is not None and actor.pk else None,
-        username=getattr(actor, "username", "") or "",
+        username=getattr(actor, "username", "") or "(command line)",
         nik_hash=nik_hash,
         answer=answer,
         channel=channel,

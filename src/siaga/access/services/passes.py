@@ -154,6 +154,7 @@ def issue_pass(
             updates.append("user")
         if updates:
             visitor.save(update_fields=[*updates, "updated_at"])
+        if history and not visitor_new:  # a new record has no earlier value to keep
             VisitorChange.objects.bulk_create(
                 VisitorChange(
                     visitor=visitor,
