@@ -123,6 +123,16 @@ INSTALLED_APPS = [
     "django_tasks_db",
 ]
 
+# Personal data (siaga.privacy): the look-up by NIK's throttle (per user, counted from the
+# look-up log) and how long each kind of personal data is kept after a record was last used.
+INSTALLED_APPS += ["siaga.privacy"]
+LOOKUP_LIMIT = env_int("SIAGA_LOOKUP_LIMIT", 20, minimum=1)
+LOOKUP_WINDOW_SECONDS = env_int("SIAGA_LOOKUP_WINDOW_SECONDS", 60, minimum=1)
+RETENTION_VISITOR_PHOTO_DAYS = env_int("SIAGA_RETENTION_VISITOR_PHOTO_DAYS", 90, minimum=1)
+RETENTION_PHONE_DAYS = env_int("SIAGA_RETENTION_PHONE_DAYS", 365, minimum=1)
+RETENTION_NIK_DAYS = env_int("SIAGA_RETENTION_NIK_DAYS", 730, minimum=1)
+RETENTION_PURGE_SECONDS = env_int("SIAGA_RETENTION_PURGE_SECONDS", 3600, minimum=60)
+
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -23,6 +23,7 @@ from siaga.ledger.models import Entry
 from tests.access.conftest import (
     NIK_DRIVER,
     NIK_JOURNALIST,
+    NIK_OPERATOR,
     NIK_SUSPECT,
     NIK_WORKER,
     Gate,
@@ -169,17 +170,16 @@ def test_lookup_by_nik(
     client_for: Any, open_gate: Gate, guard_okut: User, bawaslu_okut: User
 ) -> None:
     guard = client_for(guard_okut)
-    found = guard.get("/api/v1/visitors", {"nik": "1608014404880004"})
+    found = post(guard, "/api/v1/visitors/lookup", {"nik": "1608014404880004"})
     assert found.status_code == 200
     assert found.json()["name"] == "Rina Operator"
     assert found.json()["officer"] == "kpu"
-    assert guard.get("/api/v1/visitors", {"nik": NIK_JOURNALIST}).json()["code"] == (
-        "visitor_not_found"
-    )
-    bad = guard.get("/api/v1/visitors", {"nik": "12345"})
+    unknown = post(guard, "/api/v1/visitors/lookup", {"nik": NIK_JOURNALIST})
+    assert (unknown.status_code, unknown.json()["code"]) == (404, "visitor_not_known_here")
+    bad = post(guard, "/api/v1/visitors/lookup", {"nik": "12345"})
     assert (bad.status_code, bad.json()["code"]) == (422, "nik_length")
     # Bawaslu oversees; it does not work the gate.
-    refused = client_for(bawaslu_okut).get("/api/v1/visitors", {"nik": "1608014404880004"})
+    refused = post(client_for(bawaslu_okut), "/api/v1/visitors/lookup", {"nik": NIK_OPERATOR})
     assert (refused.status_code, refused.json()["code"]) == (403, "gate_not_allowed")
 
 
@@ -370,7 +370,7 @@ def test_a_guard_may_not_watchlist(client_for: Any, open_gate: Gate, guard_okut:
         {"nik": NIK_SUSPECT, "name": "Budi", "reason": "DPO"},
     )
     assert (response.status_code, response.json()["code"]) == (403, "watchlist_not_allowed")
-    assert not Visitor.objects.filter(nik=NIK_SUSPECT).exists()
+    assert not Visitor.objects.by_nik(NIK_SUSPECT).exists()
 
 
 def test_photo_not_an_image_or_too_large(

@@ -202,7 +202,7 @@ def test_walk_in_registration_creates_one_visit_and_one_visitor_even_when_sent_t
     )
     assert list(visit.zones.all()) == [open_gate.gate_zone]
     assert (visit.purpose, visit.vehicle_plate) == ("delivery", "BG 1234 AB")
-    visitor = Visitor.objects.get(nik=NIK_DRIVER)
+    visitor = Visitor.objects.by_nik(NIK_DRIVER).get()
     assert (visitor.name, visitor.phone) == ("Andi Sopir", "+6281234567890")
     assert visitor.photo_content_type == "image/png" and visitor.photo_sha256
     assert Entry.objects.filter(kind="access.visitor.photo").count() == 1

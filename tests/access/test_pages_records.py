@@ -184,8 +184,10 @@ def test_log_shows_the_kabupatens_events_newest_first_in_local_time(
     hall_row = html.split(f'<tr data-event="{traffic.operator_hall.pk}">')[1].split("</tr>")[0]
     assert "→ Gudang A" in hall_row and "(from Gerbang utama)" in hall_row
     assert "Bripka Joko" in hall_row
-    # The export link carries no filter here.
-    assert 'href="/gerbang/log/export.xlsx"' in html
+    # The export form carries no filter here (it is a POST: its search may be a NIK).
+    export = html.split('action="/gerbang/log/export.xlsx"')[1].split("</form>")[0]
+    assert 'type="hidden" name="csrfmiddlewaretoken"' in export
+    assert 'name="q"' not in export and 'name="site"' not in export
 
 
 def test_log_filters_by_zone_kind_person_nik_and_dates(
@@ -209,7 +211,14 @@ def test_log_filters_by_zone_kind_person_nik_and_dates(
     assert shown("kind=check_out") == newest_first(t.old_out, t.driver_out)
     assert shown("q=percetakan") == newest_first(t.driver_in, t.driver_out)
     assert shown("q=bg+1234") == ids(t.driver_in)
-    assert shown(f"q={NIK_DRIVER}") == newest_first(t.driver_in, t.driver_out)
+    # A NIK is searched in a POST body, never in a URL: in a link it finds nothing and is not
+    # shown back.
+    assert shown(f"q={NIK_DRIVER}") == []
+    searched = client.post("/gerbang/log/", {"q": NIK_DRIVER}, HTTP_HX_REQUEST="true")
+    assert event_ids(searched.content.decode()) == newest_first(t.driver_in, t.driver_out)
+    linked = client.get(f"/gerbang/log/?q={NIK_DRIVER}").content.decode()
+    assert "Search by NIK with the search form" in linked
+    assert NIK_DRIVER not in linked.replace(f"q={NIK_DRIVER}", "")
     # Part of a NIK finds nobody: NIKs are found whole or not at all.
     assert shown(f"q={NIK_DRIVER[:8]}") == []
     assert shown("since=2029-01-31") == newest_first(*t.okut[2:])
@@ -223,9 +232,11 @@ def test_log_filters_by_zone_kind_person_nik_and_dates(
     assert reversed_range.status_code == 200
     assert event_ids(html) == []
     assert "The end date comes before the start date." in html
-    # The export link follows the filters.
+    # The export form follows the filters.
     html = client.get(f"/gerbang/log/?zone={gate.hall.pk}&q=joko").content.decode()
-    assert f'href="/gerbang/log/export.xlsx?zone={gate.hall.pk}&amp;q=joko"' in html
+    export = html.split('action="/gerbang/log/export.xlsx"')[1].split("</form>")[0]
+    assert '<input type="hidden" name="q" value="joko">' in export
+    assert f'<input type="hidden" name="zone" value="{gate.hall.pk}">' in export
     # A chosen site offers its roll call and rules.
     html = client.get(f"/gerbang/log/?site={gate.site.pk}").content.decode()
     assert f'href="/gerbang/{gate.site.pk}/apel/"' in html
@@ -289,7 +300,7 @@ def test_log_page_runs_the_same_queries_for_3_or_30_events(
 def test_export_holds_exactly_the_filtered_rows(
     client_for: Any, traffic: Traffic, gate: Gate, bawaslu_okut: User
 ) -> None:
-    response = english(client_for, bawaslu_okut).get(f"/gerbang/log/export.xlsx?q={NIK_DRIVER}")
+    response = english(client_for, bawaslu_okut).post("/gerbang/log/export.xlsx", {"q": NIK_DRIVER})
     assert response.status_code == 200
     assert response["Content-Type"] == (
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -490,7 +501,7 @@ def test_a_double_submit_of_the_issue_form_is_one_pass(
     assert again.redirect_chain == [(first["Location"], 302)]
     assert "This pass was already issued; nothing new was created." in again.content.decode()
     assert counts() == before
-    assert StandingPass.objects.filter(visitor__nik=NIK_WORKER).count() == 1
+    assert StandingPass.objects.filter(visitor__in=Visitor.objects.by_nik(NIK_WORKER)).count() == 1
 
 
 def test_a_guard_may_not_issue_a_pass(client_for: Any, gate: Gate, guard_okut: User) -> None:
@@ -503,7 +514,7 @@ def test_a_guard_may_not_issue_a_pass(client_for: Any, gate: Gate, guard_okut: U
     assert response.status_code == 403
     assert "You may not do this at this site." in response.content.decode()
     assert counts() == before
-    assert not Visitor.objects.filter(nik=NIK_WORKER).exists()
+    assert not Visitor.objects.by_nik(NIK_WORKER).exists()
 
 
 def test_a_refused_issue_keeps_what_was_typed(
@@ -717,7 +728,7 @@ def test_kapolres_adds_and_removes_a_watchlisted_person(
     )
     assert response.redirect_chain == [("/gerbang/daftar-pantau/", 302)]
     html = response.content.decode()
-    suspect = Visitor.objects.get(nik=NIK_SUSPECT)
+    suspect = Visitor.objects.by_nik(NIK_SUSPECT).get()
     assert (suspect.watchlisted, suspect.watchlist_reason, suspect.watchlisted_by) == (
         True,
         "DPO pencurian",
@@ -829,13 +840,18 @@ def test_an_export_with_rows_leaves_its_trace_in_the_ledger(
 def test_an_export_searched_by_nik_keeps_no_nik_in_the_ledger(
     client_for: Any, traffic: Traffic, bawaslu_okut: User
 ) -> None:
-    response = english(client_for, bawaslu_okut).get("/gerbang/log/export.xlsx", {"q": NIK_DRIVER})
+    # In a link, a NIK is refused before anything is exported or recorded.
+    before = Entry.objects.count()
+    linked = english(client_for, bawaslu_okut).get("/gerbang/log/export.xlsx", {"q": NIK_DRIVER})
+    assert (linked.status_code, linked["Location"]) == (302, "/gerbang/log/")
+    assert Entry.objects.count() == before
+    response = english(client_for, bawaslu_okut).post("/gerbang/log/export.xlsx", {"q": NIK_DRIVER})
     assert response.status_code == 200
     entry = Entry.objects.filter(kind="access.log.exported").latest("seq")
     assert NIK_DRIVER not in entry.payload
     query = json.loads(entry.payload)["filters"]["q"]
     assert query.startswith("hmac:") and len(query) == len("hmac:") + 64
     # The same search gives the same hash: an auditor holding the key can still match it.
-    english(client_for, bawaslu_okut).get("/gerbang/log/export.xlsx", {"q": f" {NIK_DRIVER} "})
+    english(client_for, bawaslu_okut).post("/gerbang/log/export.xlsx", {"q": f" {NIK_DRIVER} "})
     again = Entry.objects.filter(kind="access.log.exported").latest("seq")
     assert json.loads(again.payload)["filters"]["q"] == query

@@ -247,7 +247,7 @@ def test_one_person_one_record_however_many_visits(gate: Gate, operator_okut: Us
     first = visit_for(gate, operator_okut)
     second = visit_for(gate, operator_okut, start=DAY + dt.timedelta(days=1), now=DAY)
     assert first.visitor_id == second.visitor_id
-    assert Visitor.objects.filter(nik=NIK_DRIVER).count() == 1
+    assert Visitor.objects.by_nik(NIK_DRIVER).count() == 1
 
 
 def test_overstay_raises_an_alarm_cleared_at_check_out(

@@ -113,7 +113,7 @@ def test_walk_in_is_approved_by_the_host_and_goes_in_and_out(
     guard.wait_for_url(f"{base}/gerbang/kunjungan/*/")
 
     visit = Visit.objects.get()
-    visitor = Visitor.objects.get(nik=NIK_DRIVER)
+    visitor = Visitor.objects.by_nik(NIK_DRIVER).get()
     assert (visit.visitor, visit.state, visit.walk_in, visit.host) == (
         visitor,
         VisitState.REQUESTED,

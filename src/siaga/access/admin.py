@@ -12,10 +12,11 @@ from siaga.ledger.admin import ReadOnlyAdmin
 
 @admin.register(Visitor)
 class VisitorAdmin(ScopedAdminMixin, ReadOnlyAdmin):
-    list_display = ["name", "organisation", "masked_nik", "officer", "watchlisted"]
+    list_display = ["name", "region", "organisation", "masked_nik", "officer", "watchlisted"]
     list_filter = ["watchlisted", "officer"]
-    search_fields = ["name", "organisation", "=nik"]
-    exclude = ["photo", "nik"]
+    search_fields = ["name", "organisation"]
+    # Personal data is read through the gate's pages and the right-of-access export only.
+    exclude = ["photo", "phone", "person", "person_ref"]
     readonly_fields = ["masked_nik"]
 
 

@@ -20,8 +20,9 @@ from siaga.access.models import GateEvent, Presence, SiteRules, StandingPass, Vi
 from siaga.accounts.auth import actor_of
 from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import user_can
-from siaga.core.errors import NotFound
+from siaga.core.errors import InvalidInput, NotFound, PermissionDenied
 from siaga.core.schemas import ErrorOut, PageQuery
+from siaga.privacy import services as privacy
 from siaga.sites.models import Site
 
 visits_router = Router(tags=["gate"])
@@ -351,6 +352,24 @@ class RulesOut(Schema):
         return obj.site_id
 
 
+class LookupIn(Schema):
+    nik: str = Field(..., max_length=32, description="the full NIK, from the KTP")
+
+
+class LookupOut(Schema):
+    at: dt.datetime
+    username: str
+    nik_hash: str = Field(..., description="a keyed hash of the NIK, never the NIK")
+    answer: str
+    channel: str
+    region: str
+
+
+class LookupPage(Schema):
+    count: int
+    items: list[LookupOut]
+
+
 class WatchlistIn(Schema):
     nik: str = Field(..., max_length=32)
     name: str = Field("", max_length=150)
@@ -550,6 +569,25 @@ class LogFilter(PageQuery):
     "/events", response={200: GateEventPage, 422: ErrorOut}, summary="The gate log, newest first"
 )
 def gate_log(request: HttpRequest, filters: Query[LogFilter]) -> dict[str, Any]:
+    if selectors.looks_like_nik(filters.q or ""):
+        raise InvalidInput(
+            "nik_not_in_url",
+            _("Search by NIK with POST /api/v1/gate/events/search: a NIK never goes in a URL."),
+            detail={"field": "q"},
+        )
+    return _gate_log(request, filters)
+
+
+@gate_router.post(
+    "/events/search",
+    response={200: GateEventPage, 422: ErrorOut},
+    summary="The gate log, searched with the filters in the body (a NIK may be among them)",
+)
+def search_gate_log(request: HttpRequest, filters: LogFilter) -> dict[str, Any]:
+    return _gate_log(request, filters)
+
+
+def _gate_log(request: HttpRequest, filters: LogFilter) -> dict[str, Any]:
     selectors.check_range(filters.since, filters.until)
     log = selectors.LogFilters(
         site=filters.site,
@@ -618,16 +656,35 @@ def put_rules(request: HttpRequest, site_id: uuid.UUID, payload: RulesIn) -> Sit
 # Visitors and the watchlist
 
 
-@visitors_router.get(
-    "",
-    response={200: VisitorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut},
-    summary="Look a person up by NIK (gate staff and approvers)",
+@visitors_router.post(
+    "/lookup",
+    response={200: VisitorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut, 429: ErrorOut},
+    summary="Look a person up by NIK, in your own region's records (the NIK in the body)",
+    description=(
+        "Answers only what your region already holds; otherwise 404 `visitor_not_known_here` "
+        "(register the person). Throttled per user (429 `lookup_throttled`); every look-up is "
+        "recorded in the look-up log."
+    ),
 )
-def find_visitor(request: HttpRequest, nik: str = Query(..., max_length=32)) -> Visitor:
-    visitor = services.find_visitor(actor=actor_of(request), nik=nik)
-    if visitor is None:
-        raise NotFound("visitor_not_found", _("Nobody with this NIK has been registered."))
-    return visitor
+def lookup_visitor(request: HttpRequest, payload: LookupIn) -> Visitor:
+    return services.lookup_visitor(actor=actor_of(request), nik=payload.nik)
+
+
+@visitors_router.get(
+    "/lookups",
+    response={200: LookupPage, 403: ErrorOut, 422: ErrorOut},
+    summary="The look-up log (data-protection officer and Bawaslu, in their scope)",
+)
+def list_lookups(request: HttpRequest, filters: Query[PageQuery]) -> dict[str, Any]:
+    user = actor_of(request)
+    if not privacy.may_read_lookups(user):
+        raise PermissionDenied(
+            "lookups_not_allowed",
+            _("Only the data-protection officer and Bawaslu read the look-up log."),
+        )
+    logs = privacy.readable_lookups(user)
+    window = logs.order_by("-at", "-pk")[filters.offset : filters.offset + filters.limit]
+    return {"count": logs.count(), "items": list(window)}
 
 
 @visitors_router.post(
@@ -660,6 +717,7 @@ def set_photo(request: HttpRequest, visitor_id: uuid.UUID, photo: File[UploadedF
     "/{visitor_id}/photo", response={200: None, 404: ErrorOut}, summary="A visitor's photo"
 )
 def get_photo(request: HttpRequest, visitor_id: uuid.UUID) -> HttpResponse:
+    # A record of the caller's own region: another region's photo is not there to see.
     visitor = (
         Visitor.objects.for_user(actor_of(request), Action.VIEW)
         .filter(pk=visitor_id, photo_sha256__gt="")

@@ -1,8 +1,10 @@
 """Gate and visitors: who may enter a site, who did, and who is inside now.
 
-Every person who passes a gate is a ``Visitor`` record (staff with a standing pass too): one
-person, one record, however many visits. ``Presence`` is the "who is inside now" board, kept in
-step with the gate events by the services; the gate events and the ledger are the history."""
+A person is a national ``Person`` (the NIK, encrypted, found by a keyed hash); what a region
+knows of them is that region's ``Visitor`` record (staff with a standing pass too): one record
+per person and Kabupaten/Kota, however many visits, with the history of its changes.
+``Presence`` is the "who is inside now" board, kept in step with the gate events by the
+services; the gate events and the ledger are the history."""
 
 from __future__ import annotations
 
@@ -15,28 +17,82 @@ from django.utils.translation import gettext_lazy as _
 
 from siaga.access.choices import GateEventKind, Officer, PassKind, Purpose, VisitState
 from siaga.accounts.scoping import ScopedQuerySet, scope_roots
+from siaga.core.crypto import EncryptedBinaryField, EncryptedTextField, keyed_hash
 from siaga.core.models import UUIDModel
 from siaga.regions.codes import subtree_q
 
 
+def record_region(code: str) -> str:
+    """The region that holds a person's record: the Kabupaten/Kota of ``code`` (a province or
+    the nation stays as it is)."""
+    return ".".join(code.split(".")[:2]) if code else ""
+
+
+class PersonQuerySet(models.QuerySet["Person"]):
+    def by_nik(self, nik: str) -> PersonQuerySet:
+        return self.filter(nik_hash=nik_lookup_hash(nik))
+
+
+def nik_lookup_hash(nik: str) -> str:
+    """The keyed hash that finds a person by NIK (the NIK itself is stored encrypted)."""
+    return keyed_hash(nik, purpose="nik")
+
+
+class Person(UUIDModel):
+    """A person's national identity: the NIK, encrypted, found by its keyed hash. What a region
+    knows of the person (name, organisation, phone, photo) lies in that region's ``Visitor``
+    record, never here."""
+
+    nik_hash = models.CharField(_("NIK look-up hash"), max_length=80, unique=True)
+    nik = EncryptedTextField(_("NIK"), blank=True, help_text=_("Encrypted; empty once erased."))
+    erased_at = models.DateTimeField(_("NIK erased at"), null=True, blank=True)
+
+    objects = PersonQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("person")
+        verbose_name_plural = _("persons")
+
+    def __str__(self) -> str:
+        return f"{self.nik[:4]}********{self.nik[12:]}" if self.nik else str(self.pk)
+
+
 class VisitorQuerySet(models.QuerySet["Visitor"]):
     def for_user(self, user: Any, action: str) -> VisitorQuerySet:
-        """People seen at a site in the user's scope: on a visit or holding a pass there."""
+        """The records of the regions the user works in: their Kabupaten/Kota's (a kecamatan
+        unit sees its kabupaten's records), and those of the regions below a province's."""
         roots = scope_roots(user, action)
         if roots is None:
             return self.all()
         ordered = sorted(roots)
-        seen = subtree_q("visits__site__region__code", ordered) | subtree_q(
-            "passes__site__region__code", ordered
-        )
-        return self.filter(pk__in=Visitor.objects.filter(seen).values("pk"))
+        above = {record_region(r) for r in ordered if r.count(".") > 1}
+        return self.filter(models.Q(region__in=above) | subtree_q("region", ordered))
+
+    def by_nik(self, nik: str) -> VisitorQuerySet:
+        return self.filter(person__nik_hash=nik_lookup_hash(nik))
 
 
 class Visitor(UUIDModel):
-    nik = models.CharField(_("NIK"), max_length=16, unique=True)
+    """What one region knows of a person: one record per person and registering
+    Kabupaten/Kota, however many visits. A visit in another region never changes it; each
+    change keeps the old value in ``VisitorChange``."""
+
+    person = models.ForeignKey(
+        Person, on_delete=models.PROTECT, related_name="records", verbose_name=_("person")
+    )
+    region = models.CharField(
+        _("region holding the record"),
+        max_length=13,
+        blank=True,
+        help_text=_("The Kabupaten/Kota that registered the person here."),
+    )
+    nik_masked = models.CharField(_("NIK (masked)"), max_length=16, blank=True)
+    # The person's pseudonym in the ledger (a keyed hash of the NIK, the same in every region):
+    # what erasure redacts by.
+    person_ref = models.CharField(_("ledger pseudonym"), max_length=64, blank=True)
     name = models.CharField(_("name"), max_length=150)
     organisation = models.CharField(_("organisation"), max_length=150, blank=True)
-    phone = models.CharField(_("phone"), max_length=20, blank=True, help_text=_("E.164, +62…"))
+    phone = EncryptedTextField(_("phone"), blank=True, help_text=_("E.164, +62…; encrypted"))
     officer = models.CharField(
         _("officer of"),
         max_length=10,
@@ -44,15 +100,15 @@ class Visitor(UUIDModel):
         blank=True,
         help_text=_("For the two-person rule: the body this person serves, if any."),
     )
-    user = models.OneToOneField(
+    user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
         null=True,
         blank=True,
-        related_name="visitor",
+        related_name="visitor_records",
         verbose_name=_("SIAGA account"),
     )
-    photo = models.BinaryField(_("photo"), null=True, blank=True)
+    photo = EncryptedBinaryField(_("photo"), null=True, blank=True)
     photo_content_type = models.CharField(_("photo type"), max_length=20, blank=True)
     photo_sha256 = models.CharField(_("photo SHA-256"), max_length=64, blank=True)
     watchlisted = models.BooleanField(_("on the watchlist"), default=False)
@@ -66,7 +122,7 @@ class Visitor(UUIDModel):
         related_name="+",
         verbose_name=_("watchlisted by"),
     )
-    # The region of the unit that listed the person: the listing holds everywhere, but only
+    # The region of the unit that listed the person: the listing holds at every gate, but only
     # approvers covering this region may change or lift it.
     watchlist_region = models.CharField(_("listed by region"), max_length=13, blank=True)
 
@@ -76,13 +132,57 @@ class Visitor(UUIDModel):
         verbose_name = _("visitor")
         verbose_name_plural = _("visitors")
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["person", "region"], name="visitor_one_per_region"),
+            models.UniqueConstraint(
+                fields=["user", "region"],
+                condition=models.Q(user__isnull=False),
+                name="visitor_account_one_per_region",
+            ),
+        ]
+        indexes = [models.Index(fields=["region", "name"], name="visitor_region_name")]
 
     def __str__(self) -> str:
         return self.name
 
     @property
     def masked_nik(self) -> str:
-        return f"{self.nik[:4]}{'*' * 8}{self.nik[12:]}"
+        return self.nik_masked
+
+    @property
+    def nik(self) -> str:
+        """The full NIK (decrypted from the person): for the few who hold the KTP anyway."""
+        return self.person.nik
+
+
+class VisitorChange(models.Model):
+    """One change of a region's record of a person: who, when, which fact, and the value it
+    had (encrypted: an old phone number is as personal as the new one)."""
+
+    visitor = models.ForeignKey(
+        Visitor, on_delete=models.CASCADE, related_name="changes", verbose_name=_("record")
+    )
+    field = models.CharField(_("field"), max_length=30)
+    old_value = EncryptedTextField(_("old value"), blank=True)
+    changed_at = models.DateTimeField(_("changed at"))
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("changed by"),
+    )
+    via = models.CharField(_("through"), max_length=30, blank=True)
+
+    class Meta:
+        verbose_name = _("change of a visitor record")
+        verbose_name_plural = _("changes of visitor records")
+        ordering = ["visitor_id", "changed_at", "pk"]
+        indexes = [models.Index(fields=["visitor", "changed_at"], name="visitor_change_time")]
+
+    def __str__(self) -> str:
+        return f"{self.visitor_id} {self.field} {self.changed_at:%Y-%m-%d %H:%M}"
 
 
 class SiteRules(models.Model):
@@ -213,6 +313,12 @@ class Visit(UUIDModel):
         "sites.Site", on_delete=models.PROTECT, related_name="visits", verbose_name=_("site")
     )
     zones = models.ManyToManyField("sites.Zone", related_name="+", verbose_name=_("zones"))
+    # The name and organisation as registered for this visit: a later change of the record
+    # does not rewrite what the visit was.
+    visitor_name = models.CharField(_("visitor's name, as registered"), max_length=150, blank=True)
+    visitor_organisation = models.CharField(
+        _("visitor's organisation, as registered"), max_length=150, blank=True
+    )
     purpose = models.CharField(_("purpose"), max_length=15, choices=Purpose.choices)
     purpose_text = models.CharField(_("purpose, in words"), max_length=300, blank=True)
     host = models.ForeignKey(

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from siaga.access.choices import GateEventKind
-from siaga.access.models import GateEvent, Presence
+from siaga.access.models import GateEvent, Presence, nik_lookup_hash
 from siaga.access.services import local_time, needs_two_persons, normalise_plate
 from siaga.accounts.nik import validate_nik
 from siaga.core.errors import InvalidInput, SiagaError
@@ -147,12 +147,18 @@ class LogFilters:
         return {k: str(v) for k, v in pairs.items() if v}
 
 
+def looks_like_nik(text: str) -> bool:
+    """Sixteen digits: a search that must travel in a POST body, never in a URL."""
+    compact = text.strip()
+    return compact.isdigit() and len(compact) == 16
+
+
 def _person_q(text: str) -> Q:
-    """A full NIK finds the person exactly; anything else searches names, organisations and
-    plates."""
-    if text.isdigit() and len(text) == 16:
+    """A full NIK finds the person exactly (by its keyed hash: the NIK is stored encrypted);
+    anything else searches names, organisations and plates."""
+    if looks_like_nik(text):
         try:
-            return Q(visitor__nik=validate_nik(text).nik)
+            return Q(visitor__person__nik_hash=nik_lookup_hash(validate_nik(text).nik))
         except SiagaError:
             return Q(pk__in=[])
     plate = text.upper()

@@ -30,7 +30,15 @@ from django.utils import timezone
 
 from siaga.access import services as gate
 from siaga.access.choices import ItemKind, Officer, PassKind, Purpose, VisitState
-from siaga.access.models import GateEvent, Presence, StandingPass, Visit, Visitor
+from siaga.access.models import (
+    GateEvent,
+    Presence,
+    StandingPass,
+    Visit,
+    Visitor,
+    nik_lookup_hash,
+    record_region,
+)
 from siaga.accounts.models import User
 from siaga.core.errors import Conflict
 from siaga.demo.world import stable_id
@@ -229,7 +237,9 @@ class _Gate:
 
     def visitor(self, person: Person) -> Visitor:
         if person.nik not in self._visitors:
-            self._visitors[person.nik] = Visitor.objects.get(nik=person.nik)
+            self._visitors[person.nik] = Visitor.objects.by_nik(person.nik).get(
+                region=record_region(self.site.region_id)
+            )
         return self._visitors[person.nik]
 
     def staff_pass(self, spec: StaffPass, at: dt.datetime) -> StandingPass:
@@ -340,7 +350,11 @@ class _Gate:
         event_id = stable_id("gate", name)
 
         def run() -> bool:
-            visitor = Visitor.objects.filter(nik=person.nik).first()
+            visitor = (
+                Visitor.objects.by_nik(person.nik)
+                .filter(region=record_region(self.site.region_id))
+                .first()
+            )
             if visitor is None or not Presence.objects.filter(visitor=visitor).exists():
                 return False  # never came in (a step skipped on an earlier build)
             gate.check_out(actor=self.users[actor], id=event_id, visitor_id=visitor.pk, now=at)
@@ -614,7 +628,7 @@ class _Gate:
         stale = (
             Presence.objects.filter(
                 site=self.site,
-                visitor__nik__in=[p.nik for p in people],
+                visitor__person__nik_hash__in=[nik_lookup_hash(p.nik) for p in people],
                 last_event__at__lt=before,
             )
             .select_related("last_event")

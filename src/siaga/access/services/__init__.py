@@ -1,6 +1,7 @@
 """Use cases of the gate: register visitors and visits, approve or deny them, issue standing
 passes, check people in and out under the site's rules, keep the watchlist, look a person up
-by NIK, and the sweep that expires visits and raises overstay alarms.
+by NIK (own region only, recorded, throttled), and the sweep that expires visits and raises
+overstay alarms.
 
 Each change, its gate event or visit, the "who is inside" board and its ledger entries commit
 together. Refusals change nothing, with one exception on purpose: a watchlisted person at the
@@ -35,7 +36,8 @@ from siaga.access.services.sweep import (
 from siaga.access.services.visitors import (
     WATCHLISTED_MESSAGE,
     Watchlisted,
-    find_visitor,
+    listing_of,
+    lookup_visitor,
     set_visitor_photo,
     set_watchlist,
 )
@@ -56,10 +58,11 @@ __all__ = [
     "check_out",
     "deny_visit",
     "expire_visits",
-    "find_visitor",
     "flag_overstays",
     "issue_pass",
+    "listing_of",
     "local_time",
+    "lookup_visitor",
     "needs_two_persons",
     "normalise_phone",
     "normalise_plate",

@@ -23,11 +23,12 @@ from siaga.access.models import (
     Visit,
     Visitor,
 )
+from siaga.access.services import ledgering
 from siaga.accounts.choices import AgencyKind
 from siaga.accounts.models import User
 from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import unit_covering, user_can
-from siaga.core.errors import InvalidInput, NotFound, PermissionDenied
+from siaga.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from siaga.ledger import services as ledger
 from siaga.regions.timezones import time_zone_of
 from siaga.sites.choices import ZoneKind
@@ -174,26 +175,55 @@ def _zones_of(site: Site, zone_ids: Iterable[uuid.UUID]) -> list[Zone]:
     return zones
 
 
+def replay_or_refuse(existing: Any, wanted: dict[str, Any]) -> None:
+    """A retry with the same id must carry the same data; anything else reuses an id. The
+    refusal names no field: which one differs (a person's NIK, say) would tell the caller
+    what another record holds."""
+    if any(_value(existing, key) != value for key, value in wanted.items()):
+        raise Conflict(
+            "id_reused",
+            _("This id was already used for a different request."),
+            detail={"id": str(existing.pk)},
+        )
+
+
+def _value(obj: Any, path: str) -> Any:
+    for name in path.split("."):
+        obj = getattr(obj, name, None)
+    return obj
+
+
 def _ledger(
     kind: str,
     subject: Any,
     actor: User | None,
     site: Site,
     payload: dict[str, Any],
+    *,
+    about: Visitor | None = None,
 ) -> ledger.Fact:
+    """A fact of the gate at ``site``; ``about`` names the person it concerns: their record
+    and masked NIK go in the payload, their name and organisation in its personal part."""
     unit = unit_covering(actor, site.region_id)
     label, pk = subject if isinstance(subject, tuple) else ledger.subject_of(subject)
-    return ledger.Fact(
+    return ledgering.fact(
         kind=f"access.{kind}",
         subject_type=label,
         subject_id=pk,
-        payload={"site": str(site.pk), **payload},
+        payload={"site": str(site.pk), **(_person_payload(about) if about else {}), **payload},
         actor=actor.username if actor else "",
         unit=unit,
         region=site.region_id,
+        personal=_personal(about) if about else None,
+        person=about.person_ref if about else "",
     )
 
 
 def _person_payload(visitor: Visitor) -> dict[str, Any]:
-    # The ledger is exported to oversight bodies: it names a person by record and masked NIK.
-    return {"visitor": str(visitor.pk), "nik_masked": visitor.masked_nik, "name": visitor.name}
+    # The ledger is exported to oversight bodies: it names a person by record and masked NIK;
+    # the name goes in the entry's personal part (_personal), which erasure can redact.
+    return {"visitor": str(visitor.pk), "nik_masked": visitor.masked_nik}
+
+
+def _personal(visitor: Visitor) -> dict[str, Any]:
+    return {"name": visitor.name, "organisation": visitor.organisation}

@@ -33,10 +33,10 @@ from siaga.access.services.common import (
     _check_items,
     _Entry,
     _ledger,
-    _person_payload,
     local_time,
     needs_two_persons,
     normalise_plate,
+    replay_or_refuse,
     rules_of,
 )
 from siaga.access.services.passes import (
@@ -45,13 +45,14 @@ from siaga.access.services.passes import (
 )
 from siaga.access.services.visitors import (
     _refuse_watchlisted,
+    listing_of,
 )
 from siaga.accounts.models import User
 from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import user_can
 from siaga.alarms import services as alarms
 from siaga.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from siaga.core.idempotency import Created, replay_or_conflict
+from siaga.core.idempotency import Created
 from siaga.core.rows import Columns
 from siaga.ledger import services as ledger
 from siaga.sites.models import Site, Zone
@@ -79,7 +80,7 @@ def _replay_event(
     code = (badge or "").strip().removeprefix("SIAGA-PASS:")
     if code:
         wanted["standing_pass.badge_code"] = code
-    replay_or_conflict(existing, wanted)
+    replay_or_refuse(existing, wanted)
     return Created(existing, created=False)
 
 
@@ -96,7 +97,7 @@ def _credential_columns(model: type[Visit] | type[StandingPass]) -> tuple[Column
     if name not in _CREDENTIAL_COLUMNS:
         _CREDENTIAL_COLUMNS[name] = (
             Columns(model, "c"),
-            Columns(Visitor, "v", leave_out=["photo"]),
+            Columns(Visitor, "v", leave_out=["photo", "phone"]),
             Columns(Site, "s"),
             Columns(SiteRules, "r"),
         )
@@ -415,7 +416,8 @@ def check_in(
     _gate_site(actor, site)
     zone, allowed = _zone_for(visit, issued, site, zone_id)
     visitor = credential.visitor
-    if visitor.watchlisted:
+    # A listing in any region holds at every gate.
+    if visitor.watchlisted or listing_of(visitor.person_id) is not None:
         _refuse_watchlisted(actor, visitor, site, zone, now, "check_in")
     if visit is not None:
         _check_visit(visit, site, now)
@@ -502,7 +504,6 @@ def _enter(
                 actor,
                 site,
                 {
-                    **_person_payload(mover.visitor),
                     "zone": str(zone.pk) if zone else None,
                     "from_zone": str(from_zone) if from_zone else None,
                     "visit": str(mover.visit.pk) if mover.visit else None,
@@ -512,6 +513,7 @@ def _enter(
                     "companions": [c["id"] for c in mover.companions],
                     "at": now.isoformat(),
                 },
+                about=mover.visitor,
             )
         )
     entries = ledger.append_many(facts)
@@ -614,7 +616,7 @@ def check_out(
         _lock_person(visitor_id)
         presences = Presence.objects.select_related(
             "site", "visitor", "visit", "zone", "last_event"
-        ).defer("visitor__photo")
+        ).defer("visitor__photo", "visitor__phone")
         if connection.features.has_select_for_update:
             presences = presences.select_for_update(of=("self",))
         presence = presences.filter(visitor_id=visitor_id).first()
@@ -645,13 +647,13 @@ def check_out(
                     actor,
                     site,
                     {
-                        **_person_payload(person),
                         "from_zone": str(presence.zone_id) if presence.zone_id else None,
                         "visit": str(presence.visit_id) if presence.visit_id else None,
                         "items": cleaned_items,
                         "entered_at": presence.entered_at.isoformat(),
                         "at": now.isoformat(),
                     },
+                    about=person,
                 )
             ]
         )

@@ -19,6 +19,9 @@ from siaga.access.models import (
     SiteRules,
     StandingPass,
     Visitor,
+    VisitorChange,
+    nik_lookup_hash,
+    record_region,
 )
 from siaga.access.services.common import (
     _AGENCY_OFFICER,
@@ -26,10 +29,10 @@ from siaga.access.services.common import (
     MAX_PASS_LENGTH,
     PersonData,
     _ledger,
-    _person_payload,
     _site_in_scope,
     _zones_of,
     local_time,
+    replay_or_refuse,
 )
 from siaga.access.services.visitors import (
     WATCHLISTED_MESSAGE,
@@ -42,7 +45,7 @@ from siaga.accounts.nik import validate_nik
 from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import user_can
 from siaga.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from siaga.core.idempotency import Created, replay_or_conflict
+from siaga.core.idempotency import Created
 from siaga.core.ids import uuid7
 from siaga.ledger import services as ledger
 
@@ -71,15 +74,16 @@ def issue_pass(
     workers). The badge code is random; its QR makes a check-in one scan."""
     now = now or timezone.now()
     pass_id = id or uuid7()
-    existing = StandingPass.objects.select_related("visitor").filter(pk=pass_id).first()
+    existing = StandingPass.objects.select_related("visitor__person").filter(pk=pass_id).first()
     if existing is not None:
-        replay_or_conflict(
+        replay_or_refuse(
             existing,
             {
                 "site_id": site_id,
                 "issued_by_id": actor.pk,
                 "kind": kind,
-                "visitor.nik": person.nik.strip(),
+                # Compared as keyed hashes: the refusal says only that the request differs.
+                "visitor.person.nik_hash": nik_lookup_hash(person.nik.strip()),
             },
         )
         return Created(existing, created=False)
@@ -125,29 +129,43 @@ def issue_pass(
             )
         if not officer:
             officer = _officer_of(user)
-    validate_nik(person.nik, today=timezone.localdate(now))
+    nik = validate_nik(person.nik, today=timezone.localdate(now)).nik
+    region = record_region(site.region_id)
+    if Visitor.objects.by_nik(nik).filter(watchlisted=True).exists():
+        raise Watchlisted("watchlisted", WATCHLISTED_MESSAGE)
     with transaction.atomic():
-        visitor, visitor_new = _upsert_visitor(person, now=now)
-        if visitor.watchlisted:
-            raise Watchlisted(
-                "watchlisted",
-                WATCHLISTED_MESSAGE,
-                detail={"visitor": str(visitor.pk)},
-            )
-        updates = []
+        visitor, visitor_new = _upsert_visitor(
+            person, region=region, now=now, actor=actor, via="pass"
+        )
+        updates, history = [], []
         if officer and visitor.officer != officer:
+            history.append(("officer", visitor.officer))
             visitor.officer = officer
             updates.append("officer")
         if user is not None and visitor.user_id != user.pk:
-            if Visitor.objects.filter(user=user).exclude(pk=visitor.pk).exists():
+            taken = Visitor.objects.filter(user=user, region=region).exclude(pk=visitor.pk)
+            if taken.exists():
                 raise Conflict(
                     "user_has_other_record",
                     _("This account already belongs to another person's record."),
                 )
+            history.append(("user", str(visitor.user_id or "")))
             visitor.user = user
             updates.append("user")
         if updates:
             visitor.save(update_fields=[*updates, "updated_at"])
+        if history and not visitor_new:  # a new record has no earlier value to keep
+            VisitorChange.objects.bulk_create(
+                VisitorChange(
+                    visitor=visitor,
+                    field=name,
+                    old_value=old,
+                    changed_at=now,
+                    changed_by=actor,
+                    via="pass",
+                )
+                for name, old in history
+            )
         issued = StandingPass.objects.create(
             id=pass_id,
             visitor=visitor,
@@ -164,9 +182,7 @@ def issue_pass(
         issued.zones.set(zones)
         facts = []
         if visitor_new:
-            facts.append(
-                _ledger("visitor.registered", visitor, actor, site, _person_payload(visitor))
-            )
+            facts.append(_ledger("visitor.registered", visitor, actor, site, {}, about=visitor))
         facts.append(
             _ledger(
                 "pass.issued",
@@ -174,7 +190,6 @@ def issue_pass(
                 actor,
                 site,
                 {
-                    **_person_payload(visitor),
                     "kind": kind,
                     "officer": visitor.officer,
                     "zones": sorted(str(z.pk) for z in zones),
@@ -186,6 +201,7 @@ def issue_pass(
                     "valid_from": start.isoformat(),
                     "valid_until": valid_until.isoformat(),
                 },
+                about=visitor,
             )
         )
         ledger.append_many(facts)
@@ -224,7 +240,7 @@ def revoke_pass(*, actor: User, pass_id: uuid.UUID, now: dt.datetime | None = No
         issued.revoked_by = actor
         issued.save(update_fields=["revoked_at", "revoked_by", "updated_at"])
         ledger.append_many(
-            [_ledger("pass.revoked", issued, actor, issued.site, _person_payload(issued.visitor))]
+            [_ledger("pass.revoked", issued, actor, issued.site, {}, about=issued.visitor)]
         )
     return issued
 

@@ -26,6 +26,7 @@ from siaga.accounts.scoping import scope_roots, unit_covering
 from siaga.alarms import services as alarms
 from siaga.core.crypto import keyed_hash
 from siaga.ledger import services as ledger
+from siaga.privacy import services as privacy
 from siaga.regions.codes import subtree_q
 from siaga.sites.models import Site
 
@@ -125,7 +126,11 @@ def record_log_export(
 
 
 def sweep(now: dt.datetime | None = None) -> tuple[int, int]:
-    return expire_visits(now), flag_overstays(now)
+    done = expire_visits(now), flag_overstays(now)
+    # The retention purge (siaga.privacy's periodic job) on the real clock, at most once per
+    # SIAGA_RETENTION_PURGE_SECONDS whatever the sweep's own pace.
+    privacy.purge_if_due()
+    return done
 
 
 def approvals_waiting(user: User) -> QuerySet[Visit]:

@@ -21,16 +21,18 @@ from siaga.access.models import (
     SiteRules,
     Visit,
     Visitor,
+    nik_lookup_hash,
+    record_region,
 )
 from siaga.access.services.common import (
     MAX_VISIT_LENGTH,
     PersonData,
     _ledger,
-    _person_payload,
     _site_in_scope,
     _zones_of,
     local_time,
     normalise_plate,
+    replay_or_refuse,
     rules_of,
 )
 from siaga.access.services.visitors import (
@@ -43,7 +45,7 @@ from siaga.accounts.nik import validate_nik
 from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import user_can
 from siaga.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from siaga.core.idempotency import Created, replay_or_conflict
+from siaga.core.idempotency import Created
 from siaga.core.ids import uuid7
 from siaga.ledger import services as ledger
 from siaga.notify import services as notify
@@ -94,15 +96,16 @@ def register_visit(
     registration also approves the hours after closing. Idempotent on ``id``."""
     now = now or timezone.now()
     visit_id = id or uuid7()
-    existing = Visit.objects.filter(pk=visit_id).select_related("visitor").first()
+    existing = Visit.objects.filter(pk=visit_id).select_related("visitor__person").first()
     if existing is not None:
-        replay_or_conflict(
+        replay_or_refuse(
             existing,
             {
                 "site_id": site_id,
                 "registered_by_id": actor.pk,
                 "purpose": purpose,
-                "visitor.nik": person.nik.strip(),
+                # Compared as keyed hashes: the refusal says only that the request differs.
+                "visitor.person.nik_hash": nik_lookup_hash(person.nik.strip()),
             },
         )
         return Created(existing, created=False)
@@ -149,9 +152,13 @@ def register_visit(
     plate = normalise_plate(vehicle_plate)
     # The NIK is checked before anything is written; a listed person is refused before too.
     nik = validate_nik(person.nik, today=timezone.localdate(now)).nik
-    listed = Visitor.objects.filter(nik=nik, watchlisted=True).first()
-    if listed is not None:
-        _refuse_watchlisted(actor, listed, site, zones[0] if zones else None, now, "register")
+    region = record_region(site.region_id)
+    if Visitor.objects.by_nik(nik).filter(watchlisted=True).exists():
+        # Listed somewhere: refused here, named by what this region knows or was told.
+        local = Visitor.objects.by_nik(nik).filter(region=region).first()
+        _refuse_watchlisted(
+            actor, local, site, zones[0] if zones else None, now, "register", person=person
+        )
     rules = rules_of(site)
     approver = not walk_in and (
         host == actor or user_can(actor, Action.APPROVE_ACCESS, site.region_id)
@@ -159,12 +166,16 @@ def register_visit(
     after_hours = _after_hours_in(rules, site, start, planned_end)
     commissioner = user_can(actor, Action.APPROVE_ACCESS, site.region_id)
     with transaction.atomic():
-        visitor, visitor_new = _upsert_visitor(person, now=now)
+        visitor, visitor_new = _upsert_visitor(
+            person, region=region, now=now, actor=actor, via="visit"
+        )
         try:
             with transaction.atomic():
                 visit = Visit.objects.create(
                     id=visit_id,
                     visitor=visitor,
+                    visitor_name=visitor.name,
+                    visitor_organisation=visitor.organisation,
                     site=site,
                     purpose=purpose,
                     purpose_text=purpose_text.strip()[:300],
@@ -189,9 +200,7 @@ def register_visit(
         visit.zones.set(zones)
         facts = []
         if visitor_new:
-            facts.append(
-                _ledger("visitor.registered", visitor, actor, site, _person_payload(visitor))
-            )
+            facts.append(_ledger("visitor.registered", visitor, actor, site, {}, about=visitor))
         facts.append(
             _ledger(
                 "visit.registered",
@@ -199,7 +208,6 @@ def register_visit(
                 actor,
                 site,
                 {
-                    **_person_payload(visitor),
                     "zones": sorted(str(z.pk) for z in zones),
                     "purpose": purpose,
                     "host": host.username,
@@ -209,6 +217,7 @@ def register_visit(
                     "state": visit.state,
                     "after_hours_approved": visit.after_hours_approved_at is not None,
                 },
+                about=visitor,
             )
         )
         ledger.append_many(facts)
@@ -232,7 +241,9 @@ def _ask_for_approval(visit: Visit, *, after_hours: bool) -> None:
     if after_hours:
         people += [u for u in _approvers(visit.site) if u.pk != visit.host_id]
     with translation.override("id"):
-        title = _g("[SIAGA] Guest waiting at the gate: %(name)s") % {"name": visit.visitor.name}
+        title = _g("[SIAGA] Guest waiting at the gate: %(name)s") % {
+            "name": visit.visitor_name or visit.visitor.name
+        }
         body = _g("%(site)s — %(purpose)s. Approve or deny on SIAGA.") % {
             "site": visit.site.name,
             "purpose": visit.get_purpose_display(),
@@ -255,9 +266,13 @@ def _ask_for_approval(visit: Visit, *, after_hours: bool) -> None:
 def _tell_gate(visit: Visit, step: str) -> None:
     with translation.override("id"):
         if step == "approved":
-            title = _g("[SIAGA] Guest approved: %(name)s") % {"name": visit.visitor.name}
+            title = _g("[SIAGA] Guest approved: %(name)s") % {
+                "name": visit.visitor_name or visit.visitor.name
+            }
         else:
-            title = _g("[SIAGA] Guest denied: %(name)s") % {"name": visit.visitor.name}
+            title = _g("[SIAGA] Guest denied: %(name)s") % {
+                "name": visit.visitor_name or visit.visitor.name
+            }
     notify.notify_user(
         visit.registered_by,
         kind=f"visit.{step}",

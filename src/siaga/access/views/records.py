@@ -163,8 +163,14 @@ class LogRow:
 def _log_events(request: HttpRequest) -> tuple[selectors.LogFilters, QuerySet[GateEvent], str]:
     """The log as the filters ask for it, in the user's scope; a reversed date range shows
     nothing and says why."""
-    filters = selectors.LogFilters.from_query(request.GET)
+    posted = request.method == "POST"
+    filters = selectors.LogFilters.from_query(request.POST if posted else request.GET)
     events = filters.apply(GateEvent.objects.for_user(actor_of(request), Action.VIEW))
+    if not posted and selectors.looks_like_nik(filters.q):
+        # A NIK never travels in a URL (nor in the access log that keeps URLs): the form
+        # sends it in a POST body. The number is not shown back.
+        filters.q = ""
+        return filters, events.none(), _("Search by NIK with the search form, not in a link.")
     try:
         selectors.check_range(filters.since, filters.until)
     except SiagaError as exc:
@@ -183,11 +189,12 @@ def _log_sites(user: User) -> list[Site]:
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def gate_log(request: HttpRequest) -> HttpResponse:
     user = actor_of(request)
     filters, events, error = _log_events(request)
-    page = Paginator(selectors.log_rows(events), PAGE_SIZE).get_page(request.GET.get("page"))
+    source = request.POST if request.method == "POST" else request.GET
+    page = Paginator(selectors.log_rows(events), PAGE_SIZE).get_page(source.get("page"))
     rows = [LogRow(event, _local(event.site, event.at)) for event in page]
     sites = _log_sites(user)
     chosen = next((s for s in sites if s.pk == filters.site), None)
@@ -200,6 +207,7 @@ def gate_log(request: HttpRequest) -> HttpResponse:
         "site_zones": _zones_by_site(sites),
         "chosen_site": chosen,
         "export_query": urlencode(filters.as_query()),
+        "export_fields": sorted(filters.as_query().items()),
         "export_limit": selectors.EXPORT_LIMIT,
         **_tabs(user, "log"),
     }
@@ -208,8 +216,10 @@ def gate_log(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-@require_GET
+@require_http_methods(["GET", "POST"])
 def log_export(request: HttpRequest) -> HttpResponse:
+    """The log as Excel: from a link (GET, no NIK), or from the page's form (POST: its search
+    may be a NIK)."""
     filters, events, error = _log_events(request)
     if error:
         messages.error(request, error)
