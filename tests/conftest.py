@@ -231,11 +231,16 @@ def totp_code(key: str = TOTP_KEY) -> str:
 class VerifiedClient(Client):
     """A test client whose ``force_login`` also passes the user's second factor, as a whole
     sign-in would: tests of other apps see a verified session, production code is unchanged.
-    ``force_login(user, verified=False)`` stops after the password."""
+    A user made in a test whose role needs a second factor is given the test authenticator
+    first. ``force_login(user, verified=False)`` stops after the password."""
 
     def force_login(self, user: Any, backend: str | None = None, verified: bool = True) -> None:
         super().force_login(user, backend)
         device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if verified and device is None and requires_second_factor(user):
+            device = TOTPDevice.objects.create(
+                user=user, name="authenticator", key=TOTP_KEY, confirmed=True
+            )
         if verified and device is not None:
             session = self.session
             session[DEVICE_ID_SESSION_KEY] = device.persistent_id

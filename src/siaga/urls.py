@@ -45,7 +45,7 @@ urlpatterns = [
         name="two-factor-totp-remove",
     ),
     path(
-        "account/2fa/passkeys/<int:passkey_id>/remove/",
+        "account/2fa/passkeys/remove/",
         two_factor.remove,
         {"method": "passkey"},
         name="two-factor-passkey-remove",

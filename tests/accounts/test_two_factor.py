@@ -3,6 +3,7 @@ codes, changes on the ledger, the admin and API tokens behind it."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from typing import Any
@@ -20,6 +21,17 @@ from siaga.ledger.models import Entry
 from tests.conftest import PASSWORD, TOTP_KEY, World, totp_code
 
 pytestmark = pytest.mark.django_db
+
+
+def secret_on(page: str) -> str:
+    """The base32 key the setup page shows beside its QR code."""
+    match = re.search(r'<code[^>]*id="totp-secret">([A-Z2-7 ]+)</code>', page)
+    assert match is not None
+    return match.group(1).replace(" ", "")
+
+
+def code_for(secret: str) -> str:
+    return f"{totp(base64.b32decode(secret + '=' * (-len(secret) % 8))):06d}"
 
 
 def password_step(client: Client, username: str) -> Any:
@@ -127,14 +139,16 @@ def test_commissioner_without_a_second_factor_must_enrol_first(
     setup = client.get("/account/2fa/totp/")
     assert setup.status_code == 200
     assert 'src="data:image/svg+xml' in setup.content.decode()
-    pending = TOTPDevice.objects.get(user=commissioner_okut, confirmed=False)
+    # Showing the page stores nothing: the new secret waits in the session.
+    assert not TOTPDevice.objects.filter(user=commissioner_okut).exists()
+    secret = secret_on(setup.content.decode())
     refused = client.post("/account/2fa/totp/", {"code": "123456"})
     assert refused.status_code == 200
-    assert not TOTPDevice.objects.filter(user=commissioner_okut, confirmed=True).exists()
-    code = f"{totp(pending.bin_key):06d}"
-    done = client.post("/account/2fa/totp/", {"code": code})
+    assert not TOTPDevice.objects.filter(user=commissioner_okut).exists()
+    done = client.post("/account/2fa/totp/", {"code": code_for(secret)})
     assert done.status_code == 302
-    assert TOTPDevice.objects.get(pk=pending.pk).confirmed
+    device = TOTPDevice.objects.get(user=commissioner_okut)
+    assert device.confirmed and bytes(device.bin_key) == base64.b32decode(secret)
     # The recovery codes: shown once.
     shown = client.get("/account/2fa/").content.decode()
     codes = re.findall(r'<li class="col-6 col-md-3">([a-z0-9]+)</li>', shown)
@@ -147,7 +161,7 @@ def test_commissioner_without_a_second_factor_must_enrol_first(
     assert client.get("/").status_code == 200
     entry = Entry.objects.get(kind="user.2fa_enabled", subject_id=str(commissioner_okut.pk))
     assert json.loads(entry.payload) == {"method": "totp", "recovery_code_count": 10}
-    assert pending.key not in entry.payload and codes[0] not in entry.payload
+    assert device.key not in entry.payload and codes[0] not in entry.payload
     assert SignInEvent.objects.filter(kind="2fa_enabled", user=commissioner_okut).count() == 1
 
 
@@ -186,9 +200,8 @@ def test_regenerating_codes_voids_the_old_ones(kapolres_okut: User, client_for: 
 def test_a_guard_may_go_without_and_may_add_one(client: Client, guard_okut: User) -> None:
     assert password_step(client, "jaga.okut")["Location"] == "/"
     assert client.get("/").status_code == 200
-    client.get("/account/2fa/totp/")
-    pending = TOTPDevice.objects.get(user=guard_okut, confirmed=False)
-    client.post("/account/2fa/totp/", {"code": f"{totp(pending.bin_key):06d}"})
+    secret = secret_on(client.get("/account/2fa/totp/").content.decode())
+    client.post("/account/2fa/totp/", {"code": code_for(secret)})
     # From now on the guard passes it too.
     again = Client()
     assert password_step(again, "jaga.okut")["Location"] == "/login/verify/"

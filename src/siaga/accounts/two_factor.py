@@ -20,7 +20,8 @@ from django.utils.translation import gettext_lazy as _
 from django_otp import login as otp_login
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp.oath import TOTP
+from django_otp.plugins.otp_totp.models import TOTPDevice, default_key
 from django_otp_webauthn.models import WebAuthnCredential
 
 from siaga.accounts import audit, throttle
@@ -72,12 +73,18 @@ def _record(
 # --- Enrolment --------------------------------------------------------------------------
 
 
-def pending_totp(user: User) -> TOTPDevice:
-    """The unconfirmed authenticator being set up (a fresh secret the first time)."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=False, name=TOTP_NAME).first()
-    if device is None:
-        device = TOTPDevice.objects.create(user=user, name=TOTP_NAME, confirmed=False)
-    return device
+PENDING_SESSION_KEY = "siaga_totp_pending"
+
+
+def pending_totp(request: HttpRequest) -> TOTPDevice:
+    """The authenticator being set up, unsaved: its fresh secret waits in the session (never
+    in the database) until a code from the app confirms it, so that showing the page
+    changes nothing."""
+    key = request.session.get(PENDING_SESSION_KEY)
+    if not key:
+        key = default_key()
+        request.session[PENDING_SESSION_KEY] = key
+    return TOTPDevice(user=request.user, name=TOTP_NAME, key=key, confirmed=False)
 
 
 def totp_qr_data_uri(device: TOTPDevice) -> str:
@@ -93,24 +100,25 @@ def _new_recovery_codes(user: User) -> list[str]:
     return codes
 
 
-def confirm_totp(*, user: User, code: str, request: HttpRequest | None) -> list[str]:
+def confirm_totp(*, request: HttpRequest, code: str) -> list[str]:
     """Confirm the pending authenticator with a code from it; the new recovery codes (shown
-    once). The session becomes verified with it."""
-    with transaction.atomic():
-        device = (
-            TOTPDevice.objects.select_for_update()
-            .filter(user=user, confirmed=False, name=TOTP_NAME)
-            .first()
+    once). It replaces any earlier one, and the session becomes verified with it."""
+    user = request.user
+    assert isinstance(user, User)
+    key = request.session.get(PENDING_SESSION_KEY)
+    if not key:
+        raise NotFound("otp_no_pending_device", _("Start setting up the authenticator again."))
+    pending = TOTPDevice(user=user, name=TOTP_NAME, key=key)
+    checker = TOTP(pending.bin_key, step=pending.step, t0=pending.t0, digits=pending.digits)
+    if not checker.verify(_digits(code), tolerance=pending.tolerance):
+        raise InvalidInput(
+            "otp_invalid", _("That code is not right. Type the code the app shows now.")
         )
-        if device is None:
-            raise NotFound("otp_no_pending_device", _("Start setting up the authenticator again."))
-        if not device.verify_token(_digits(code)):
-            raise InvalidInput(
-                "otp_invalid", _("That code is not right. Type the code the app shows now.")
-            )
-        TOTPDevice.objects.filter(user=user, confirmed=True).delete()  # one app at a time
-        device.confirmed = True
-        device.save()
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user).delete()  # one app at a time
+        device = TOTPDevice.objects.create(
+            user=user, name=TOTP_NAME, key=key, confirmed=True, last_t=checker.t()
+        )
         codes = _new_recovery_codes(user)
         _record(
             SignInEventKind.TWO_FACTOR_ENABLED,
@@ -120,8 +128,8 @@ def confirm_totp(*, user: User, code: str, request: HttpRequest | None) -> list[
             method="totp",
             recovery_code_count=len(codes),
         )
-    if request is not None:
-        otp_login(request, device)
+    del request.session[PENDING_SESSION_KEY]
+    otp_login(request, device)
     return codes
 
 

@@ -17,9 +17,12 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Sum
 
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
 from siaga.accounts.choices import AgencyKind, Role
 from siaga.accounts.models import Agency, AgencyUnit, User
 from siaga.accounts.services import add_membership
+from siaga.accounts.two_factor import demo_totp_secret_hex, requires_second_factor
 from siaga.regions.models import Region
 from siaga.sites.choices import SiteKind, ZoneKind
 from siaga.sites.models import Site
@@ -261,6 +264,7 @@ def build_world(password: str) -> WorldReport:
                 unit=unit_by_key[(account.agency, account.region)],
                 role=account.role,
             )
+        _ensure_demo_second_factors()
     for code, name, region, unit_name, address, lat, lon in WAREHOUSES:
         warehouse = create_site(
             actor=admin,
@@ -285,6 +289,29 @@ def build_world(password: str) -> WorldReport:
         voters=tps.aggregate(total=Sum("voters"))["total"] or 0,
         accounts=ACCOUNTS,
     )
+
+
+def demo_second_factor_accounts() -> list[str]:
+    """The demo accounts whose role signs in with a second factor, in ACCOUNTS' order."""
+    users = {
+        u.username: u for u in User.objects.filter(username__in=[a.username for a in ACCOUNTS])
+    }
+    return [
+        a.username
+        for a in ACCOUNTS
+        if a.username in users and requires_second_factor(users[a.username])
+    ]
+
+
+def _ensure_demo_second_factors() -> None:
+    """Every demo account that needs a second factor gets the documented demo authenticator
+    (SIAGA_DEMO_TOTP_SECRET), so that the demo can be signed into from any authenticator app
+    or with ``siaga demo_otp <username>``."""
+    key = demo_totp_secret_hex()
+    for username in demo_second_factor_accounts():
+        user = User.objects.get(username=username)
+        if not TOTPDevice.objects.filter(user=user, confirmed=True).exists():
+            TOTPDevice.objects.create(user=user, name="authenticator", key=key, confirmed=True)
 
 
 def _ensure_user(account: DemoAccount, password: str, *, superuser: bool) -> User:

@@ -87,14 +87,11 @@ def overview(request: HttpRequest) -> HttpResponse:
 @never_cache
 @login_required
 def totp_setup(request: HttpRequest) -> HttpResponse:
-    user = actor_of(request)
-    device = two_factor.pending_totp(user)
+    device = two_factor.pending_totp(request)
     error = ""
     if request.method == "POST":
         try:
-            codes = two_factor.confirm_totp(
-                user=user, code=request.POST.get("code", ""), request=request
-            )
+            codes = two_factor.confirm_totp(request=request, code=request.POST.get("code", ""))
         except SiagaError as exc:
             error = str(exc.message)
         else:
@@ -133,10 +130,13 @@ def recovery_codes_regenerate(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def remove(request: HttpRequest, method: str, passkey_id: int | None = None) -> HttpResponse:
+def remove(request: HttpRequest, method: str) -> HttpResponse:
     try:
         two_factor.disable(
-            user=actor_of(request), method=method, request=request, passkey_id=passkey_id
+            user=actor_of(request),
+            method=method,
+            request=request,
+            passkey_id=request.POST.get("passkey", "")[:20] or None,
         )
     except SiagaError as exc:
         messages.error(request, str(exc.message))

@@ -20,7 +20,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from siaga.demo.access import GateDay, build_gate_day
 from siaga.demo.incidents import build_incidents
 from siaga.demo.logistics import build_logistics
-from siaga.demo.world import build_world, witness_demo_ledger
+from siaga.demo.world import build_world, demo_second_factor_accounts, witness_demo_ledger
 from siaga.regions.models import Region
 from siaga.regions.services import load_regions
 
@@ -88,6 +88,13 @@ class Command(BaseCommand):
         self.stdout.write(f"Demo accounts (password: {settings.DEMO_PASSWORD}):")
         for account in accounts:
             self.stdout.write(f"  {account.username:<17} {account.what}")
+        self.stdout.write("")
+        second = demo_second_factor_accounts()
+        self.stdout.write(
+            f"Second factor for {', '.join(second)}: the demo authenticator secret "
+            f"{settings.DEMO_TOTP_SECRET} (add it to any authenticator app), or "
+            "`siaga demo_otp <username>` prints the current code."
+        )
         self.stdout.write("")
 
     def _run(self, host: str, port: int) -> None:
