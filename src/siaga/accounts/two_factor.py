@@ -110,7 +110,8 @@ def confirm_totp(*, request: HttpRequest, code: str) -> list[str]:
         raise NotFound("otp_no_pending_device", _("Start setting up the authenticator again."))
     pending = TOTPDevice(user=user, name=TOTP_NAME, key=key)
     checker = TOTP(pending.bin_key, step=pending.step, t0=pending.t0, digits=pending.digits)
-    if not checker.verify(_digits(code), tolerance=pending.tolerance):
+    token = _digits(code)
+    if not (token.isdigit() and checker.verify(int(token), tolerance=pending.tolerance)):
         raise InvalidInput(
             "otp_invalid", _("That code is not right. Type the code the app shows now.")
         )
