@@ -38,3 +38,20 @@ def browser() -> Iterator[Any]:
         yield launched
         launched.close()
     del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+
+
+def sign_in(page: Any, base: str, username: str, *, password: str = "") -> Any:
+    """Sign ``page`` in as a user would: password, then, where the sign-in asks for it, the
+    code the persona's authenticator app shows now. Returns the page on the dashboard."""
+    from tests.conftest import PASSWORD, totp_code
+
+    page.goto(f"{base}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password or PASSWORD)
+    page.click("button.btn-primary[type=submit]")
+    page.wait_for_url(lambda url: "/login/verify/" in url or url == f"{base}/")
+    if "/login/verify" in page.url:
+        page.fill("#id_code", totp_code())
+        page.click("#otp-form button[type=submit]")
+    page.wait_for_url(f"{base}/")
+    return page

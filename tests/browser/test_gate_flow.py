@@ -19,7 +19,8 @@ from siaga.access.choices import GateEventKind, VisitState
 from siaga.access.models import GateEvent, Presence, Visit, Visitor
 from siaga.accounts.models import User
 from tests.access.conftest import NIK_DRIVER, NIK_WORKER, open_all_day
-from tests.conftest import PASSWORD, World
+from tests.browser.conftest import sign_in
+from tests.conftest import World
 
 PHONE = {"width": 390, "height": 844}
 
@@ -30,12 +31,7 @@ def on_phone(browser: Any, base: str, username: str) -> Any:
         viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True
     )
     page = context.new_page()
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button.btn-primary[type=submit]")
-    page.wait_for_url(f"{base}/")
-    return page
+    return sign_in(page, base, username)
 
 
 def portrait(path: Path) -> Path:

@@ -18,7 +18,8 @@ from siaga.incidents.choices import State
 from siaga.incidents.models import Incident, IncidentPhoto
 from siaga.sites.choices import SiteKind
 from siaga.sites.models import Site
-from tests.conftest import PASSWORD, World
+from tests.browser.conftest import sign_in
+from tests.conftest import World
 
 PHONE = {"width": 390, "height": 844}
 WAREHOUSE_GATE = {"latitude": -4.3176, "longitude": 104.3539}
@@ -36,12 +37,7 @@ def on_phone(browser: Any, base: str, username: str) -> Any:
         permissions=["geolocation"],
     )
     page = context.new_page()
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button.btn-primary[type=submit]")
-    page.wait_for_url(f"{base}/")
-    return page
+    return sign_in(page, base, username)
 
 
 def dripping_water(path: Path) -> Path:

@@ -11,17 +11,11 @@ from django.db import transaction
 from siaga.accounts.models import User
 from siaga.ledger import services
 from siaga.ledger.models import Entry
-from tests.conftest import PASSWORD
+from tests.browser.conftest import sign_in
 
 
-def sign_in(browser: Any, base: str, username: str) -> Any:
-    page = browser.new_page()
-    page.goto(f"{base}/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button.btn-primary[type=submit]")
-    page.wait_for_url(f"{base}/")
-    return page
+def signed_in(browser: Any, base: str, username: str) -> Any:
+    return sign_in(browser.new_page(), base, username)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -40,7 +34,7 @@ def test_browser_checks_the_inclusion_proof_and_catches_tampering(
             for n in range(7)
         ]
     services.make_checkpoint()
-    page = sign_in(browser, live_server.url, "kpu.okut")
+    page = signed_in(browser, live_server.url, "kpu.okut")
     target = entries[3]
     page.goto(f"{live_server.url}/ledger/entries/{target.seq}/")
     badge = page.wait_for_selector("#browser-check[data-result]")

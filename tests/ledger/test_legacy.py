@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 SECRET = "Very-long-Passw0rd-xyz"
 NIK = "1608011234567890"
 
-LEGACY_PAYLOADS = [
+LEGACY_PAYLOADS: list[tuple[str, dict[str, Any]]] = [
     ("user.created", {"via": "admin", "changes": {"password1": SECRET, "password2": SECRET}}),
     ("user.changed", {"via": "admin", "changes": {"password": "argon2$" + SECRET}}),
     ("access.log.exported", {"filters": {"q": NIK, "site": "3"}, "rows": 4}),
@@ -139,7 +139,9 @@ def test_a_scrubbed_payload_changed_afterwards_is_tampered(legacy_ledger: dict[s
     seqs = legacy_ledger["seqs"]
     services.clean_legacy(actor="admin")
     Entry.objects.filter(seq=seqs[2]).update(payload='{"filters":{"q":"x"},"rows":400}')
-    error = pytest.raises(audit.Broken, audit.verify_database).value
+    with pytest.raises(audit.Broken) as broken:
+        audit.verify_database()
+    error = broken.value
     assert error.tampered == {seqs[2]: parts.LEGACY_UNSOUND}
     assert error.redacted == [seqs[0], seqs[1], seqs[3]]
     with pytest.raises(Tampered, match=f"seq {seqs[2]}: its scrubbed payload") as caught:
@@ -166,7 +168,9 @@ def test_a_redaction_record_without_its_ledger_entry_is_tampered(
         redaction_seq=cleaning.seq,
     )
     Entry.objects.filter(seq=target.seq).update(payload='{"n":8}')
-    error = pytest.raises(audit.Broken, audit.verify_database).value
+    with pytest.raises(audit.Broken) as broken:
+        audit.verify_database()
+    error = broken.value
     assert error.tampered == {target.seq: parts.LEGACY_UNSOUND}
     assert seq in error.redacted
     with pytest.raises(Tampered, match=f"seq {target.seq}: its redaction names entry"):

@@ -331,8 +331,11 @@ def test_the_export_carries_each_part_or_its_redaction_marker() -> None:
     services.redact(person=PERSON_B, reason="retensi habis", actor="dpo.okut")
     lines = exported()
     assert json.loads(lines[0])["format"] == "siaga-ledger-export/2"
-    at = next(i for i, line in enumerate(lines) if line.startswith('{"actor"') and
-              f'"seq":{kept.seq},' in line)
+    at = next(
+        i
+        for i, line in enumerate(lines)
+        if line.startswith('{"actor"') and f'"seq":{kept.seq},' in line
+    )
     part = json.loads(lines[at + 1])["personal"]
     stored = PersonalPart.objects.get(entry_id=kept.seq)
     assert part == {

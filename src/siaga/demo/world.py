@@ -16,7 +16,6 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Sum
-
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from siaga.accounts.choices import AgencyKind, Role

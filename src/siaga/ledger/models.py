@@ -35,7 +35,9 @@ class Entry(models.Model):
     payload = models.TextField(_("payload (canonical JSON)"))
     # SHA-256(salt ‖ canonical personal JSON) in hex, only on an entry with a personal part
     # (``PersonalPart``); NULL otherwise, so the record of every other entry keeps its bytes.
-    personal_hash = models.CharField(_("personal part hash"), max_length=64, null=True)
+    personal_hash = models.CharField(  # noqa: DJ001 - NULL is "no part", not an empty hash
+        _("personal part hash"), max_length=64, null=True
+    )
     leaf_hash = models.BinaryField(_("leaf hash"), max_length=32)
 
     objects = ScopedQuerySet.as_manager()

@@ -45,9 +45,7 @@ FORBIDDEN_FIELDS = SECRET_FIELDS | PERSONAL_FIELDS | PHOTO_FIELDS
 # In canonical JSON a quote inside a string is escaped, so ``"name":`` not preceded by a
 # backslash is always a key.
 _KEY_RE = re.compile(r'(?<!\\)"(' + "|".join(sorted(map(re.escape, FORBIDDEN_FIELDS))) + r')":')
-_SECRET_KEY_RE = re.compile(
-    r'(?<!\\)"(' + "|".join(sorted(map(re.escape, SECRET_FIELDS))) + r')":'
-)
+_SECRET_KEY_RE = re.compile(r'(?<!\\)"(' + "|".join(sorted(map(re.escape, SECRET_FIELDS))) + r')":')
 # A full 16-digit NIK, an E.164 number or an Indonesian 08… mobile number standing alone.
 # A hyphen counts as part of a word: a UUID's last group may be twelve digits that begin with 08.
 _VALUE_RE = re.compile(r"(?<![0-9A-Za-z-])(?:\d{16}|\+\d{8,15}|08\d{8,11})(?![0-9A-Za-z-])")

@@ -9,7 +9,12 @@ other than the export itself. ``--checkpoint`` is a signed checkpoint you kept e
 instance the one you co-signed yesterday): the export must contain the same tree at that size,
 which proves that nothing before it was altered, removed or forked since.
 
-Exit 0 when everything checks out, 1 with the first problem found, 2 on bad usage.
+Every entry gets one of three verdicts: *untouched*; *redacted* — its personal part was
+erased, or its legacy payload scrubbed, and a ``ledger.redacted`` entry in the same export lists
+it; or *tampered*. Exports of format 1 (before personal parts) read as format 2 without them.
+
+Exit 0 when everything checks out (redacted entries included), 1 with the first problem found
+(the entries found tampered are named), 2 on bad usage.
 """
 
 from __future__ import annotations

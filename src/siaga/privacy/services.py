@@ -209,7 +209,7 @@ def _erase_person(person_id: uuid.UUID, *, now: dt.datetime, actor: Any, reason:
             refs.add(ledgering.person_ref(person.nik))
         redacted = 0
         for ref in sorted(refs):
-            redacted += ledgering.redact_person(ref, reason=reason, actor=actor) or 0
+            redacted += ledgering.redact_person(ref, reason=reason, actor=actor)
         for record in records:
             VisitorChange.objects.filter(visitor=record).update(old_value="")
             record.phone = ""

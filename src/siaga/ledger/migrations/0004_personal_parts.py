@@ -5,52 +5,105 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ledger', '0003_lean_hot_paths'),
+        ("ledger", "0003_lean_hot_paths"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PayloadRedaction',
+            name="PayloadRedaction",
             fields=[
-                ('entry', models.OneToOneField(db_column='seq', on_delete=django.db.models.deletion.PROTECT, primary_key=True, related_name='payload_redaction', serialize=False, to='ledger.entry', verbose_name='ledger entry')),
-                ('leaf_hash', models.BinaryField(max_length=32, verbose_name='original leaf hash')),
-                ('record_sha256', models.CharField(max_length=64, verbose_name='SHA-256 of the scrubbed record')),
-                ('redacted_at', models.DateTimeField(verbose_name='redacted at')),
-                ('redaction_reason', models.CharField(max_length=300, verbose_name='reason for redaction')),
-                ('redacted_by', models.CharField(blank=True, max_length=150, verbose_name='redacted by')),
-                ('redaction_seq', models.BigIntegerField(verbose_name='redaction entry')),
+                (
+                    "entry",
+                    models.OneToOneField(
+                        db_column="seq",
+                        on_delete=django.db.models.deletion.PROTECT,
+                        primary_key=True,
+                        related_name="payload_redaction",
+                        serialize=False,
+                        to="ledger.entry",
+                        verbose_name="ledger entry",
+                    ),
+                ),
+                ("leaf_hash", models.BinaryField(max_length=32, verbose_name="original leaf hash")),
+                (
+                    "record_sha256",
+                    models.CharField(max_length=64, verbose_name="SHA-256 of the scrubbed record"),
+                ),
+                ("redacted_at", models.DateTimeField(verbose_name="redacted at")),
+                (
+                    "redaction_reason",
+                    models.CharField(max_length=300, verbose_name="reason for redaction"),
+                ),
+                (
+                    "redacted_by",
+                    models.CharField(blank=True, max_length=150, verbose_name="redacted by"),
+                ),
+                ("redaction_seq", models.BigIntegerField(verbose_name="redaction entry")),
             ],
             options={
-                'verbose_name': 'redacted payload',
-                'verbose_name_plural': 'redacted payloads',
+                "verbose_name": "redacted payload",
+                "verbose_name_plural": "redacted payloads",
             },
         ),
         migrations.CreateModel(
-            name='PersonalPart',
+            name="PersonalPart",
             fields=[
-                ('entry', models.OneToOneField(db_column='seq', on_delete=django.db.models.deletion.PROTECT, primary_key=True, related_name='personal_part', serialize=False, to='ledger.entry', verbose_name='ledger entry')),
-                ('salt', models.BinaryField(max_length=32, null=True, verbose_name='salt')),
-                ('data', models.TextField(blank=True, verbose_name='personal facts (canonical JSON)')),
-                ('person', models.CharField(blank=True, db_index=True, max_length=128, verbose_name='person key')),
-                ('redacted_at', models.DateTimeField(null=True, verbose_name='redacted at')),
-                ('redaction_reason', models.CharField(blank=True, max_length=300, verbose_name='reason for redaction')),
-                ('redacted_by', models.CharField(blank=True, max_length=150, verbose_name='redacted by')),
-                ('redaction_seq', models.BigIntegerField(null=True, verbose_name='redaction entry')),
+                (
+                    "entry",
+                    models.OneToOneField(
+                        db_column="seq",
+                        on_delete=django.db.models.deletion.PROTECT,
+                        primary_key=True,
+                        related_name="personal_part",
+                        serialize=False,
+                        to="ledger.entry",
+                        verbose_name="ledger entry",
+                    ),
+                ),
+                ("salt", models.BinaryField(max_length=32, null=True, verbose_name="salt")),
+                (
+                    "data",
+                    models.TextField(blank=True, verbose_name="personal facts (canonical JSON)"),
+                ),
+                (
+                    "person",
+                    models.CharField(
+                        blank=True, db_index=True, max_length=128, verbose_name="person key"
+                    ),
+                ),
+                ("redacted_at", models.DateTimeField(null=True, verbose_name="redacted at")),
+                (
+                    "redaction_reason",
+                    models.CharField(
+                        blank=True, max_length=300, verbose_name="reason for redaction"
+                    ),
+                ),
+                (
+                    "redacted_by",
+                    models.CharField(blank=True, max_length=150, verbose_name="redacted by"),
+                ),
+                (
+                    "redaction_seq",
+                    models.BigIntegerField(null=True, verbose_name="redaction entry"),
+                ),
             ],
             options={
-                'verbose_name': 'personal part',
-                'verbose_name_plural': 'personal parts',
+                "verbose_name": "personal part",
+                "verbose_name_plural": "personal parts",
             },
         ),
         migrations.AddField(
-            model_name='entry',
-            name='personal_hash',
-            field=models.CharField(max_length=64, null=True, verbose_name='personal part hash'),
+            model_name="entry",
+            name="personal_hash",
+            field=models.CharField(max_length=64, null=True, verbose_name="personal part hash"),
         ),
         migrations.AddIndex(
-            model_name='entry',
-            index=models.Index(condition=models.Q(('personal_hash__isnull', False)), fields=['seq'], name='entry_with_personal'),
+            model_name="entry",
+            index=models.Index(
+                condition=models.Q(("personal_hash__isnull", False)),
+                fields=["seq"],
+                name="entry_with_personal",
+            ),
         ),
     ]

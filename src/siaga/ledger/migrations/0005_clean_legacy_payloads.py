@@ -32,14 +32,18 @@ def clean_legacy_payloads(apps, schema_editor):
         level, index = key
         if level == 0:
             return bytes(Entry.objects.values_list("leaf_hash", flat=True).get(seq=index))
-        return bytes(Node.objects.values_list("hash", flat=True).get(key=(level << LEVEL_SHIFT) | index))
+        return bytes(
+            Node.objects.values_list("hash", flat=True).get(key=(level << LEVEL_SHIFT) | index)
+        )
 
     def append_redaction(payload):
         size = head.size
         now = timezone.now()
         entry_id = uuid.uuid4()
         text = canonical_json(payload).decode()
-        regions = set(Entry.objects.filter(seq__in=payload["seqs"]).values_list("region", flat=True))
+        regions = set(
+            Entry.objects.filter(seq__in=payload["seqs"]).values_list("region", flat=True)
+        )
         region = _common_region(regions)
         leaf = merkle.leaf_hash(
             canonical_entry(
@@ -70,7 +74,11 @@ def clean_legacy_payloads(apps, schema_editor):
             leaf_hash=leaf,
         )
         Node.objects.bulk_create(
-            [Node(key=(level << LEVEL_SHIFT) | index, hash=value) for (level, index), value in nodes if level > 0]
+            [
+                Node(key=(level << LEVEL_SHIFT) | index, hash=value)
+                for (level, index), value in nodes
+                if level > 0
+            ]
         )
         head.size = size + 1
         head.save(update_fields=["size"])
