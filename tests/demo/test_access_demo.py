@@ -20,7 +20,14 @@ from siaga.accounts.models import AgencyUnit, User
 from siaga.accounts.nik import validate_nik
 from siaga.accounts.services import add_membership
 from siaga.alarms.models import Alarm
-from siaga.demo.access import WORKERS, GateDay, build_gate_day, worker
+from siaga.demo.access import (
+    DRIVER,
+    DRIVER_PHONE_IN_OKU,
+    WORKERS,
+    GateDay,
+    build_gate_day,
+    worker,
+)
 from siaga.demo.world import ACCOUNTS, OKU_TIMUR, WAREHOUSE_ZONES
 from siaga.ledger import audit
 from siaga.ledger import services as ledger
@@ -47,10 +54,11 @@ def add_demo_cast() -> Site:
     """The test world's OKU Timur warehouse gets the demo's zones, and the test personas the
     demo accounts they lack (the chair, the guard commander)."""
     site = Site.objects.get(code="GUDANG-16.08")
-    for name, kind, restricted in WAREHOUSE_ZONES:
-        Zone.objects.get_or_create(
-            site=site, name=name, defaults={"kind": kind, "restricted": restricted}
-        )
+    for warehouse in (site, Site.objects.get(code="GUDANG-16.01")):
+        for name, kind, restricted in WAREHOUSE_ZONES:
+            Zone.objects.get_or_create(
+                site=warehouse, name=name, defaults={"kind": kind, "restricted": restricted}
+            )
     units = {f"{u.agency.kind}:{u.region_id}": u for u in AgencyUnit.objects.all()}
     for account in ACCOUNTS[1:]:
         if account.region != OKU_TIMUR or User.objects.filter(username=account.username):
@@ -146,10 +154,25 @@ def test_building_the_gate_day_twice_changes_nothing(warehouse: Site) -> None:
     assert took < 30, f"the gate day took {took:.1f} s"
 
 
+def test_the_driver_is_known_in_both_kabupaten_each_with_its_own_record(warehouse: Site) -> None:
+    build_gate_day(at(WEDNESDAY, 10))
+    records = Visitor.objects.by_nik(DRIVER.nik).order_by("region")
+    assert [(v.region, v.name, v.phone) for v in records] == [
+        ("16.01", DRIVER.name, "+62" + DRIVER_PHONE_IN_OKU[1:]),
+        ("16.08", DRIVER.name, "+62" + DRIVER.phone[1:]),
+    ]
+    assert len({v.person_id for v in records}) == 1
+    # OKU's visit did not touch OKU Timur's record: no change was recorded on it.
+    okut = records.get(region="16.08")
+    assert not okut.changes.filter(field="phone").exists()
+    oku_visit = Visit.objects.get(visitor__region="16.01")
+    assert (oku_visit.site.code, oku_visit.registered_by.username) == ("GUDANG-16.01", "kpu.oku")
+
+
 @pytest.mark.usefixtures("db", "wednesday_morning")
 class TestWednesdayMorning:
     def test_the_printers_truck_is_a_walk_in_the_operator_approves(self) -> None:
-        truck = Visit.objects.get(purpose=Purpose.DELIVERY)
+        truck = Visit.objects.get(purpose=Purpose.DELIVERY, site__code="GUDANG-16.08")
         assert truck.walk_in and truck.vehicle_plate == "BG 8123 KA"
         assert truck.registered_by.username == "jaga.okut"
         assert truck.decided_by == truck.host
