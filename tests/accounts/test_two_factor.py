@@ -269,9 +269,17 @@ def test_api_token_refused_to_a_required_role_without_a_second_factor(
 
 
 def test_api_code_guessing_is_throttled(kapolres_okut: User) -> None:
-    answers = [post_token("kapolres.okut", otp=f"{n:06d}").status_code for n in range(5)]
-    assert answers == [401] * 4 + [429]
-    assert post_token("kapolres.okut", otp=totp_code()).status_code == 429
+    answers = [post_token("kapolres.okut", otp=f"{n:06d}") for n in range(5)]
+    # A wrong code; then django-otp's pause (each refused try counts as a failure too); the
+    # fifth failure locks the account for the cool-off, and then even the right code is refused.
+    assert [(a.status_code, a.json()["code"]) for a in answers] == [
+        (401, "auth_second_factor_invalid"),
+        *[(429, "auth_second_factor_wait")] * 3,
+        (429, "auth_throttled"),
+    ]
+    assert answers[1].json()["detail"] == {"retry_after": 1}
+    right = post_token("kapolres.okut", otp=totp_code())
+    assert (right.status_code, right.json()["code"]) == (429, "auth_throttled")
     assert ApiToken.objects.count() == 0
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 import io
 import json
 import uuid
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -15,7 +16,7 @@ from django.utils import timezone
 from siaga.access import services
 from siaga.access.models import Person, Presence, Visitor, VisitorChange
 from siaga.access.services import ledgering
-from siaga.accounts.models import User
+from siaga.accounts.models import SignInEvent, User
 from siaga.ledger import audit
 from siaga.ledger.models import Entry, PersonalPart
 from siaga.privacy import services as privacy
@@ -129,7 +130,26 @@ def test_the_periodic_purge_runs_once_per_interval(driver: Visitor) -> None:
 def test_siaga_privacy_purge_command(driver: Visitor) -> None:
     out = io.StringIO()
     call_command("privacy", "purge", stdout=out)
-    assert out.getvalue().startswith("Erased 0 photos, 0 phone numbers, 0 NIKs")
+    assert out.getvalue() == (
+        "Erased 0 photos, 0 phone numbers, 0 NIKs; 0 ledger entries redacted; 0 sign-in "
+        "records deleted.\n"
+    )
+
+
+def test_the_periodic_purge_deletes_sign_in_records_past_their_limit(
+    settings: Any, guard_okut: User
+) -> None:
+    settings.SIGNIN_LOG_RETENTION_DAYS = 30
+    now = timezone.now()
+    old = SignInEvent.objects.create(
+        at=now - 31 * DAY, kind="failed", username="jaga.okut", ip_address="203.0.113.7"
+    )
+    kept = SignInEvent.objects.create(
+        at=now - 29 * DAY, kind="signed_in", user=guard_okut, ip_address="203.0.113.7"
+    )
+    run = privacy.purge(now=now)
+    assert run.signins == 1
+    assert set(SignInEvent.objects.filter(pk__in=[old.pk, kept.pk])) == {kept}
 
 
 def test_the_export_shows_every_region_s_record_and_is_recorded(

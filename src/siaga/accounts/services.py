@@ -55,11 +55,18 @@ def check_second_factor_for_token(*, request: HttpRequest, user: User, code: str
                 "auth_second_factor_required",
                 _("This account signs in with a second factor: send its code as otp."),
             )
+        wait = two_factor.retry_after(user)  # django-otp's pause after wrong codes
         if two_factor.check_code(user=user, code=code, request=request) is None:
             if getattr(request, "axes_locked_out", False):
                 raise TooManyRequests(
                     "auth_throttled",
                     _("Too many failed sign-in attempts. Wait 15 minutes and try again."),
+                )
+            if wait:
+                raise TooManyRequests(
+                    "auth_second_factor_wait",
+                    _("Too many wrong codes in a row: wait, then send the code the app shows."),
+                    detail={"retry_after": wait},
                 )
             raise NotAuthenticated("auth_second_factor_invalid", _("The code is not right."))
         return

@@ -9,6 +9,7 @@ the verification page, and a user who must have a second factor but has none on 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import segno
@@ -16,6 +17,7 @@ from django.conf import settings
 from django.contrib.auth.signals import user_login_failed
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_otp import login as otp_login
 from django_otp.models import Device
@@ -250,6 +252,18 @@ def check_code(*, user: User, code: str, request: HttpRequest) -> Device | None:
     )
     throttle.clear_account(user.username)
     return device
+
+
+def retry_after(user: User) -> int:
+    """Seconds until the user's authenticator accepts a code again: django-otp waits 1, 2, 4…
+    seconds after each wrong code (a right code typed sooner is refused too); 0 when now."""
+    waits = [0]
+    for device in TOTPDevice.objects.filter(user=user, confirmed=True):
+        allowed, data = device.verify_is_allowed()
+        if not allowed and data and data.get("locked_until"):
+            left = (data["locked_until"] - timezone.now()).total_seconds()
+            waits.append(max(1, math.ceil(left)))
+    return max(waits)
 
 
 def verify_session(*, request: HttpRequest, code: str) -> bool:

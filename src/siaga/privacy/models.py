@@ -58,6 +58,7 @@ class PurgeRun(models.Model):
     phones = models.PositiveIntegerField(_("phone numbers erased"), default=0)
     niks = models.PositiveIntegerField(_("NIKs erased"), default=0)
     redacted = models.PositiveIntegerField(_("ledger entries redacted"), default=0)
+    signins = models.PositiveIntegerField(_("sign-in records deleted"), default=0)
 
     class Meta:
         verbose_name = _("retention purge")

@@ -193,6 +193,10 @@ def purge(*, now: dt.datetime | None = None, actor: Any = None, limit: int = 100
     for person_id in list(due):
         run.redacted += _erase_person(person_id, now=now, actor=actor, reason="retention")
         run.niks += 1
+    # The sign-in record (user and address of every sign-in and failure) has its own limit.
+    from siaga.accounts import audit
+
+    run.signins = audit.purge_expired(now)
     run.save()
     return run
 

@@ -55,12 +55,21 @@ def verify(request: HttpRequest) -> HttpResponse:
         if throttle.is_locked(request, user.username):
             logout(request)
             return locked_out(request)
+        # django-otp waits 1, 2, 4… seconds after each wrong code and refuses any code sooner
+        # (a refused one counts as a failed sign-in too): the user is told how long to wait.
+        wait = two_factor.retry_after(user)
         if two_factor.verify_session(request=request, code=request.POST.get("code", "")):
             return redirect(_next(request))
         if getattr(request, "axes_locked_out", False):
             logout(request)
             return locked_out(request)
-        error = _("That code is not right.")
+        if wait:
+            error = _(
+                "Too many wrong codes in a row: wait %(seconds)s seconds, then type the code "
+                "the app shows."
+            ) % {"seconds": wait}
+        else:
+            error = _("That code is not right.")
     context = {
         "error": error,
         "next": _next(request, ""),

@@ -19,7 +19,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
-        sub.add_parser("purge", help="erase photos, phones and NIKs past their retention")
+        sub.add_parser(
+            "purge", help="erase photos, phones, NIKs and sign-in records past their retention"
+        )
         export = sub.add_parser("export", help="everything held on the person with this NIK")
         export.add_argument(
             "nik", help="the NIK; '-' reads it from standard input (kept out of shell history)"
@@ -36,7 +38,8 @@ class Command(BaseCommand):
             run = services.purge()
             self.stdout.write(
                 f"Erased {run.photos} photos, {run.phones} phone numbers, {run.niks} NIKs; "
-                f"{run.redacted} ledger entries redacted."
+                f"{run.redacted} ledger entries redacted; {run.signins} sign-in records "
+                "deleted."
             )
             return
         nik = sys.stdin.readline().strip() if options["nik"] == "-" else options["nik"]
