@@ -77,6 +77,7 @@ urlpatterns = [
     path("insiden/", include("siaga.incidents.urls")),
     path("alarm/", include("siaga.alarms.urls")),
     path("gerbang/", include("siaga.access.urls")),
+    path("privasi/", include("siaga.privacy.views")),
     path("logistik/", include("siaga.logistics.urls")),
     path("notifikasi/", include("siaga.notify.urls")),
     path("admin/", admin.site.urls),

@@ -39,6 +39,17 @@ class CheckpointOut(Schema):
     cosignatures: list[CosignatureOut]
 
 
+class RedactionOut(Schema):
+    what: str = Field(
+        ...,
+        description="`personal_part` (erased), or `payload` (an older version's secret scrubbed)",
+    )
+    at: datetime
+    by: str
+    reason: str
+    seq: int = Field(..., description="the ledger.redacted entry that records it")
+
+
 class EntryOut(Schema):
     seq: int
     id: str
@@ -50,6 +61,13 @@ class EntryOut(Schema):
     subject_type: str
     subject_id: str
     payload: Any
+    personal_hash: str | None = Field(
+        None, description="in the hashed record only when the entry has a personal part"
+    )
+    personal: dict[str, Any] | None = Field(
+        None, description="the personal part beside the chain; null when none or erased"
+    )
+    redaction: RedactionOut | None = None
     leaf_hash: str
 
 
@@ -102,7 +120,13 @@ def cosignature_out(c: Cosignature) -> CosignatureOut:
 
 
 def entry_out(e: Entry) -> EntryOut:
-    return EntryOut(**e.record(), leaf_hash=b64(e.leaf_hash))
+    redaction = e.redaction()
+    return EntryOut(
+        **e.record(),
+        personal=e.personal_facts(),
+        redaction=RedactionOut(**redaction) if redaction else None,
+        leaf_hash=b64(e.leaf_hash),
+    )
 
 
 @router.get("/key", response=KeyOut, auth=None, summary="The instance's public key")
@@ -150,6 +174,7 @@ def list_entries(request: HttpRequest, filters: Query[EntryFilter]) -> list[Entr
         value = getattr(filters, name)
         if value:
             entries = entries.filter(**{name: value})
+    entries = entries.select_related("personal_part", "payload_redaction")
     return [entry_out(e) for e in entries.order_by("seq")]
 
 

@@ -88,6 +88,39 @@ class Entry(models.Model):
             record["personal_hash"] = self.personal_hash
         return record
 
+    def personal_facts(self) -> dict[str, Any] | None:
+        """The personal part as it lies beside the chain; None when there is none, or when it
+        was erased (``redaction`` says when and why). Needs ``personal_part`` loaded or loads it."""
+        part = getattr(self, "personal_part", None) if self.personal_hash is not None else None
+        if part is None or part.redacted or not part.data:
+            return None
+        facts: dict[str, Any] = json.loads(part.data)
+        return facts
+
+    def redaction(self) -> dict[str, Any] | None:
+        """What was erased of this entry, when, by whom and why, and the ``ledger.redacted``
+        entry that records it: its personal part, or (an entry of an older version) secrets or
+        identifiers scrubbed from its payload. None when nothing was."""
+        part = getattr(self, "personal_part", None) if self.personal_hash is not None else None
+        if part is not None and part.redacted:
+            return {
+                "what": "personal_part",
+                "at": part.redacted_at,
+                "by": part.redacted_by,
+                "reason": part.redaction_reason,
+                "seq": part.redaction_seq,
+            }
+        scrub = getattr(self, "payload_redaction", None)
+        if scrub is not None:
+            return {
+                "what": "payload",
+                "at": scrub.redacted_at,
+                "by": scrub.redacted_by,
+                "reason": scrub.redaction_reason,
+                "seq": scrub.redaction_seq,
+            }
+        return None
+
 
 class PersonalPart(models.Model):
     """The erasable personal part of an entry, beside the chain: the entry's record holds only

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 from django.contrib.auth.decorators import login_required
@@ -61,26 +62,45 @@ def _subject_url(entry: Entry) -> str:
 
 @login_required
 def entry_detail(request: HttpRequest, seq: int) -> HttpResponse:
-    entry = Entry.objects.for_user(actor_of(request), Action.VIEW).filter(seq=seq).first()
+    entry = (
+        Entry.objects.for_user(actor_of(request), Action.VIEW)
+        .select_related("personal_part", "payload_redaction")
+        .filter(seq=seq)
+        .first()
+    )
     if entry is None:
         raise Http404
     checkpoint = Checkpoint.objects.filter(size__gt=seq).order_by("-size").first()
     proof: list[bytes] = []
     server_check = ""
+    canonical = services.entry_bytes_fast(entry)
+    redaction = entry.redaction()
+    # An older version's entry whose payload was scrubbed: the tree holds its original leaf,
+    # kept beside it, and the ledger.redacted entry holds the SHA-256 of the scrubbed record.
+    scrubbed = getattr(entry, "payload_redaction", None)
     if checkpoint is not None:
         proof = services.inclusion_proof(seq, checkpoint.size)
         try:
-            # From the entry's fields as stored now, not from its stored leaf hash.
-            leaf = merkle.leaf_hash(services.entry_bytes_fast(entry))
+            if scrubbed is not None:
+                if hashlib.sha256(canonical).hexdigest() != scrubbed.record_sha256:
+                    raise merkle.ProofError("the scrubbed record was changed")
+                leaf = bytes(scrubbed.leaf_hash)
+            else:
+                # From the entry's fields as stored now, not from its stored leaf hash.
+                leaf = merkle.leaf_hash(canonical)
             merkle.verify_inclusion(seq, checkpoint.size, leaf, proof, bytes(checkpoint.root_hash))
             server_check = "ok"
         except merkle.ProofError:
             server_check = "failed"
+    personal = entry.personal_facts()
     context = {
         "entry": entry,
         "subject_url": _subject_url(entry),
         "payload": json.dumps(json.loads(entry.payload), indent=2, ensure_ascii=False),
-        "canonical": services.entry_bytes_fast(entry).decode(),
+        "canonical": canonical.decode(),
+        "personal": json.dumps(personal, indent=2, ensure_ascii=False) if personal else "",
+        "redaction": redaction,
+        "scrubbed": scrubbed is not None,
         "leaf": b64(entry.leaf_hash),
         "checkpoint": checkpoint,
         "root": b64(checkpoint.root_hash) if checkpoint else "",

@@ -95,6 +95,22 @@ def readable_lookups(user: User) -> QuerySet[LookupLog]:
     return LookupLog.objects.for_user(user, Action.VIEW)
 
 
+def lookups_of_nik(user: User, nik: str) -> QuerySet[LookupLog]:
+    """The look-ups of one NIK that ``user`` may read (matched by its keyed hash). Searching
+    the log for a person is itself a look-up of them, and is recorded (``channel=web``)."""
+    digest = _nik_hash(validate_nik(nik).nik)
+    rows = readable_lookups(user).filter(nik_hash=digest)
+    roots = scope_roots(user, Action.VIEW)
+    record_lookup(
+        actor=user,
+        nik_hash=digest,
+        answer=LookupAnswer.FOUND if rows.exists() else LookupAnswer.NOT_FOUND,
+        region="" if roots is None else min(roots, key=len, default=""),
+        channel=LookupChannel.WEB,
+    )
+    return rows
+
+
 # ---------------------------------------------------------------------------------------------
 # Retention
 

@@ -42,6 +42,7 @@ from siaga.accounts.scoping import scope_roots, user_can
 from siaga.core.errors import InvalidInput, NotFound, SiagaError
 from siaga.core.idempotency import Created
 from siaga.core.ids import uuid7
+from siaga.privacy import services as privacy
 from siaga.regions.codes import parent_code, subtree_q
 from siaga.regions.timezones import time_zone_of
 from siaga.sites.models import Site, Zone
@@ -132,11 +133,12 @@ def _local(site: Site, at: dt.datetime) -> LocalTime:
     return LocalTime(local.replace(tzinfo=None), local.tzname() or "")
 
 
-def _tabs(user: User, current: str) -> dict[str, Any]:
+def record_tabs(user: User, current: str) -> dict[str, Any]:
     """The records' tabs: the watchlist only for those who may open it."""
     return {
         "tab": current,
         "tab_watchlist": _may_approve_somewhere(user) or _is_bawaslu(user),
+        "tab_lookups": privacy.may_read_lookups(user),
     }
 
 
@@ -209,7 +211,7 @@ def gate_log(request: HttpRequest) -> HttpResponse:
         "export_query": urlencode(filters.as_query()),
         "export_fields": sorted(filters.as_query().items()),
         "export_limit": selectors.EXPORT_LIMIT,
-        **_tabs(user, "log"),
+        **record_tabs(user, "log"),
     }
     template = "access/records/_log_results.html" if request.htmx else "access/records/log.html"  # type: ignore[attr-defined]
     return render(request, template, context)
@@ -494,7 +496,7 @@ def passes(request: HttpRequest) -> HttpResponse:
         "posted_weekdays": posted.getlist("weekdays") if posted else list("1234567"),
         "form_id": (posted.get("id") if posted else "") or uuid7(),
         "today": timezone.localdate(),
-        **_tabs(user, "passes"),
+        **record_tabs(user, "passes"),
     }
     return render(request, "access/records/passes.html", context, status=status)
 
@@ -689,8 +691,7 @@ def watchlist(request: HttpRequest) -> HttpResponse:
         ],
         "may_change": may_change,
         "posted": posted,
-        "tab": "watchlist",
-        "tab_watchlist": True,
+        **record_tabs(user, "watchlist"),
     }
     return render(request, "access/records/watchlist.html", context, status=status)
 
