@@ -72,6 +72,9 @@ PUBLIC = {
 # Tables a refused request may still touch: the throttle's records, sessions, and regions
 # (read-only data). ``ApiToken`` rows of the acting user are theirs to create.
 UNWATCHED = {
+    # Every look-up by NIK is recorded, a refused one too (that is the point of the log:
+    # tests/privacy asserts what a refusal records, and that it names nothing of OKU Timur).
+    "privacy.lookuplog",
     "axes.accessattempt",
     "axes.accesslog",
     "axes.accessfailurelog",
@@ -314,6 +317,9 @@ def _gate_traffic(world: World, operator_okut: User) -> Target:
         },
         "api:put_rules": {"two_person_rule": False},
         "api:watchlist": {"nik": NIK_SUSPECT, "listed": False},
+        # Look-ups of an OKU Timur person: the gate's, and the look-up log's search.
+        "api:lookup_visitor": {"nik": NIK_GUEST},
+        "privacy:lookups": {"nik": NIK_GUEST},
         "api:set_photo": {"photo": _jpeg()},
         # The gate's pages: well-formed forms aimed at OKU Timur.
         "access:check_in": {"id": str(uuid.uuid4()), "visit": str(visit.pk)},

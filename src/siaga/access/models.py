@@ -58,15 +58,20 @@ class Person(UUIDModel):
 
 
 class VisitorQuerySet(models.QuerySet["Visitor"]):
-    def for_user(self, user: Any, action: str) -> VisitorQuerySet:
-        """The records of the regions the user works in: their Kabupaten/Kota's (a kecamatan
-        unit sees its kabupaten's records), and those of the regions below a province's."""
-        roots = scope_roots(user, action)
-        if roots is None:
-            return self.all()
-        ordered = sorted(roots)
-        above = {record_region(r) for r in ordered if r.count(".") > 1}
-        return self.filter(models.Q(region__in=above) | subtree_q("region", ordered))
+    def for_user(self, user: Any, action: str, *more: str) -> VisitorQuerySet:
+        """The records of the regions the user works in for ``action`` (or any of ``more``):
+        their Kabupaten/Kota's (a kecamatan unit sees its kabupaten's records), and those of
+        the regions below a province's. One filter on the row's own region, no subquery, so
+        that a look-up by NIK stays an index look-up however many records there are."""
+        q = models.Q(pk__in=[])
+        for each in (action, *more):
+            roots = scope_roots(user, each)
+            if roots is None:
+                return self.all()
+            ordered = sorted(roots)
+            above = {record_region(r) for r in ordered if r.count(".") > 1}
+            q |= models.Q(region__in=above) | subtree_q("region", ordered)
+        return self.filter(q)
 
     def by_nik(self, nik: str) -> VisitorQuerySet:
         return self.filter(person__nik_hash=nik_lookup_hash(nik))

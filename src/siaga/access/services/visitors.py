@@ -8,7 +8,7 @@ from typing import IO
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
@@ -137,9 +137,7 @@ def _gate_regions(actor: User) -> list[str] | None:
 
 
 def _own_records(actor: User) -> QuerySet[Visitor]:
-    gate = Visitor.objects.for_user(actor, Action.OPERATE_GATE)
-    approve = Visitor.objects.for_user(actor, Action.APPROVE_ACCESS)
-    return Visitor.objects.filter(Q(pk__in=gate.values("pk")) | Q(pk__in=approve.values("pk")))
+    return Visitor.objects.for_user(actor, Action.OPERATE_GATE, Action.APPROVE_ACCESS)
 
 
 def lookup_visitor(*, actor: User, nik: str, channel: str = "api") -> Visitor:
