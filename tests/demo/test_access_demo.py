@@ -32,6 +32,7 @@ from siaga.demo.world import ACCOUNTS, OKU_TIMUR, WAREHOUSE_ZONES
 from siaga.ledger import audit
 from siaga.ledger import services as ledger
 from siaga.ledger.models import Entry
+from siaga.privacy.models import LookupLog
 from siaga.sites.models import Site, Zone
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -165,6 +166,11 @@ def test_the_driver_is_known_in_both_kabupaten_each_with_its_own_record(warehous
     # OKU's visit did not touch OKU Timur's record: no change was recorded on it.
     okut = records.get(region="16.08")
     assert not okut.changes.filter(field="phone").exists()
+    # The look-up log holds the guard's find and OKU's refusal.
+    assert sorted(LookupLog.objects.values_list("username", "answer", "region")) == [
+        ("jaga.okut", "found", "16.08"),
+        ("kpu.oku", "not_found", "16.01"),
+    ]
     oku_visit = Visit.objects.get(visitor__region="16.01")
     assert (oku_visit.site.code, oku_visit.registered_by.username) == ("GUDANG-16.01", "kpu.oku")
 
