@@ -72,6 +72,16 @@ class DestructionLineIn:
 
 
 @dataclass(frozen=True)
+class ReceivedLine:
+    """What the receiver of a BAST counted of a loose item: so many received, of which so many
+    arrived damaged (short is what was sent less what was received)."""
+
+    item: str
+    quantity: int
+    damaged: int = 0
+
+
+@dataclass(frozen=True)
 class Witness:
     name: str
     agency: str

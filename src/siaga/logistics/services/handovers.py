@@ -8,14 +8,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
 
-from siaga.accounts.models import User
+from siaga.accounts.choices import Role
+from siaga.accounts.models import Membership, User
 from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import user_can
 from siaga.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from siaga.core.idempotency import Created, replay_or_conflict
+from siaga.core.validators import check_in_window, normalise_plate
 from siaga.ledger import services as ledger
 from siaga.logistics.choices import (
     DiscrepancyKind,
@@ -34,6 +37,7 @@ from siaga.logistics.models import (
 )
 from siaga.logistics.services.common import (
     Line,
+    ReceivedLine,
     Witness,
     _as_uuid,
     _derived_id,
@@ -52,7 +56,9 @@ from siaga.logistics.services.common import (
     package_code,
 )
 from siaga.logistics.services.packing import service_area
+from siaga.notify import services as notify
 from siaga.regions.codes import in_subtree
+from siaga.regions.timezones import time_zone_of
 from siaga.sites.choices import SiteKind
 from siaga.sites.models import Site
 
@@ -66,40 +72,90 @@ def _bound_for(to_site: Site, destination_region: str, *, is_destination: bool) 
     return in_subtree(destination_region, service_area(to_site))
 
 
-def _refuse_wrong_destination(
-    *,
-    actor: User,
-    id: uuid.UUID,
-    wrong: list[Package],
-    from_site: Site,
-    to_site: Site,
-    now: dt.datetime,
-) -> None:
-    """Record the attempt (a discrepancy and an alarm that stay, whatever the caller does next)
-    and refuse it."""
-    with transaction.atomic():
-        for package in wrong:
-            _raise_discrepancy(
-                id=_derived_id(id, "wrong_destination", package.code),
-                kind=DiscrepancyKind.WRONG_DESTINATION,
-                site=from_site,
-                actor=actor,
-                now=now,
-                package=package,
-                detail={
-                    "to_site": str(to_site.pk),
-                    "to_site_name": to_site.name,
-                    "destination": package.destination.code,
-                },
-            )
+def _refuse_wrong_destination(wrong: list[Package], to_site: Site) -> None:
+    """Refuse a dispatch with packages not bound for ``to_site``. Nothing is written: the
+    operator is told which packages and where they belong, and sends them the right way."""
     raise Conflict(
         "wrong_destination",
-        _("These packages are not bound for %(site)s.") % {"site": to_site.name},
+        _(
+            "Not sent: these packages are not bound for %(site)s. %(packages)s. "
+            "Nothing was recorded; take them off this BAST or choose their own PPK."
+        )
+        % {
+            "site": to_site.name,
+            "packages": "; ".join(
+                _("%(code)s is for %(tps)s") % {"code": p.code, "tps": p.destination.name}
+                for p in wrong
+            ),
+        },
         detail={
             "packages": [p.code for p in wrong],
             "destinations": [p.destination.code for p in wrong],
         },
     )
+
+
+def _check_witnesses(leg: str, cleaned: list[dict[str, str]]) -> None:
+    """A BAST is signed before witnesses: at least one on the way out, and on the way back
+    (counted ballots after voting) a police or Bawaslu one among them."""
+    agencies = {w["agency"] for w in cleaned}
+    if not cleaned:
+        raise InvalidInput(
+            "witnesses_required",
+            _("A BAST needs at least one witness."),
+            detail={"field": "witnesses", "leg": leg},
+        )
+    if leg == Leg.RETURN and not agencies & {"polri", "bawaslu"}:
+        raise InvalidInput(
+            "witnesses_required",
+            _("A BAST on the return leg needs a police or Bawaslu witness."),
+            detail={"field": "witnesses", "leg": leg},
+        )
+
+
+def _receivers(site: Site, giver: User) -> list[User]:
+    """Who is told of a BAST on its way: the KPU operators of the receiving committee (the
+    unit of the region the site serves), not the giver."""
+    memberships = Membership.objects.filter(
+        active=True,
+        user__is_active=True,
+        unit__region_id=service_area(site),
+        role=Role.KPU_OPERATOR,
+    ).exclude(user=giver)
+    return list(User.objects.filter(pk__in=memberships.values("user_id")).order_by("pk"))
+
+
+def _tell_receivers(handover: Handover, giver: User) -> None:
+    """Inside the dispatch's transaction, through the outbox (delivered after commit)."""
+    expected = handover.expected_at
+    with translation.override("id"):
+        title = _g("[SIAGA] BAST %(number)s on its way to %(site)s") % {
+            "number": handover.number,
+            "site": handover.to_site.name,
+        }
+        body = _g("From %(from)s. Expected arrival: %(expected)s.") % {
+            "from": handover.from_site.name,
+            "expected": expected.astimezone(time_zone_of(handover.to_site.region_id)).strftime(
+                "%Y-%m-%d %H:%M"
+            )
+            if expected
+            else _g("not given"),
+        }
+    for user in _receivers(handover.to_site, giver):
+        notify.notify_user(
+            user,
+            kind="logistics.handover.dispatched",
+            title=title,
+            body=body,
+            url=f"/logistik/custody/handovers/{handover.pk}/",
+            data={
+                "handover": str(handover.pk),
+                "number": handover.number,
+                "expected_at": expected.isoformat() if expected else None,
+            },
+            dedup_key=f"handover:{handover.pk}:dispatched",
+            about=("logistics.handover", str(handover.pk)),
+        )
 
 
 def dispatch_handover(
@@ -115,6 +171,7 @@ def dispatch_handover(
     place: str = "",
     vehicle_plate: str = "",
     leg: str = Leg.OUTBOUND,
+    expected_at: dt.datetime | None = None,
     now: dt.datetime | None = None,
 ) -> Created[Handover]:
     """The giver's side of a BAST: the packages (each with the seal serials it leaves with) and
@@ -137,6 +194,16 @@ def dispatch_handover(
     if leg not in Leg.values:
         raise InvalidInput("leg_invalid", _("Unknown leg."), detail={"allowed": list(Leg.values)})
     the_election = _election(election)
+    check_in_window(now, the_election.voting_day, field="dispatched_at")
+    if expected_at is not None:
+        check_in_window(expected_at, the_election.voting_day, field="expected_at")
+        if expected_at < now:
+            raise InvalidInput(
+                "expected_before_dispatch",
+                _("The expected arrival is before the dispatch."),
+                detail={"field": "expected_at"},
+            )
+    plate = normalise_plate(vehicle_plate)
     codes = [package_code(c) for c in packages]
     if not codes and not lines:
         raise InvalidInput(
@@ -149,6 +216,7 @@ def dispatch_handover(
     for n, line in enumerate(lines):
         _quantity(line.quantity, f"lines[{n}].quantity", positive=True)
     cleaned = _witnesses(witnesses)
+    _check_witnesses(leg, cleaned)
     items = _items(the_election, (line.item for line in lines)) if lines else {}
     found = {
         p.code: p for p in Package.objects.select_related("destination").filter(code__in=codes)
@@ -176,9 +244,7 @@ def dispatch_handover(
         )
     ]
     if wrong:
-        _refuse_wrong_destination(
-            actor=actor, id=id, wrong=wrong, from_site=from_site, to_site=to_site, now=now
-        )
+        _refuse_wrong_destination(wrong, to_site)
     with transaction.atomic():
         # Locked and read again: the state counts as it is when the write begins.
         chosen = list(
@@ -206,8 +272,9 @@ def dispatch_handover(
             giver=actor,
             witnesses=cleaned,
             place=place.strip()[:150],
-            vehicle_plate=vehicle_plate.strip().upper()[:15],
+            vehicle_plate=plate,
             dispatched_at=now,
+            expected_at=expected_at,
         )
         seals: dict[uuid.UUID, list[str]] = {p.pk: [] for p in chosen}
         for serial, package_id in Seal.objects.filter(
@@ -238,12 +305,14 @@ def dispatch_handover(
                         "seals": {p.code: sorted(seals[p.pk]) for p in chosen},
                         "lines": [[items[x.item].pk, x.quantity] for x in lines],
                         "witnesses": cleaned,
+                        "expected_at": expected_at.isoformat() if expected_at else None,
                     },
                 )
             ]
         )[0]
         handover.dispatch_seq = entry.seq
         handover.save(update_fields=["dispatch_seq"])
+        _tell_receivers(handover, actor)
     return Created(handover, created=True)
 
 
@@ -251,7 +320,7 @@ def receive_handover(
     *,
     actor: User,
     handover_id: Any,
-    lines: Sequence[Line] = (),
+    lines: Sequence[Line | ReceivedLine] = (),
     note: str = "",
     now: dt.datetime | None = None,
 ) -> Handover:
@@ -273,9 +342,21 @@ def receive_handover(
         raise PermissionDenied("handover_out_of_scope", _("You may not receive this handover."))
     if handover.state != HandoverState.DISPATCHED:
         return handover
+    if handover.giver_id == actor.pk:
+        raise Conflict(
+            "receiver_is_giver",
+            _("A handover needs two people: the one who handed it over cannot receive it."),
+            detail={"handover": str(handover.pk)},
+        )
     _no_repeats([line.item for line in lines], "lines")
     for n, line in enumerate(lines):
         _quantity(line.quantity, f"lines[{n}].quantity")
+        if _quantity(getattr(line, "damaged", 0), f"lines[{n}].damaged") > line.quantity:
+            raise InvalidInput(
+                "damaged_exceeds_count",
+                _("More damaged than received."),
+                detail={"field": f"lines[{n}].damaged"},
+            )
     to_site = handover.to_site
     with transaction.atomic():
         handover = Handover.objects.select_for_update().get(pk=handover.pk)
@@ -287,6 +368,7 @@ def receive_handover(
             for hl in HandoverLine.objects.select_related("item").filter(handover=handover)
         }
         counted = {line.item: line.quantity for line in lines}
+        damaged: dict[str, int] = {line.item: getattr(line, "damaged", 0) for line in lines}
         strange = sorted(set(counted) - set(given))
         if strange:
             raise InvalidInput(
@@ -298,9 +380,11 @@ def receive_handover(
             stock = _stock_rows(to_site, [hl.item for hl in given.values()])
             for code, hl in given.items():
                 hl.received = counted.get(code, hl.quantity)
-                stock[hl.item_id].quantity += hl.received
+                hl.damaged = damaged.get(code, 0)
+                stock[hl.item_id].quantity += hl.received - hl.damaged
+                stock[hl.item_id].damaged += hl.damaged
             _save_stock(stock)
-            HandoverLine.objects.bulk_update(given.values(), ["received"])
+            HandoverLine.objects.bulk_update(given.values(), ["received", "damaged"])
         mismatched = set(
             Discrepancy.objects.filter(
                 handover=handover, kind=DiscrepancyKind.SEAL_MISMATCH
@@ -350,10 +434,26 @@ def receive_handover(
                         detail={"sent": hl.quantity, "received": hl.received},
                     )
                 )
+            if hl.damaged:
+                found.append(
+                    _raise_discrepancy(
+                        id=_derived_id(handover.pk, "damaged", code),
+                        kind=DiscrepancyKind.DAMAGED,
+                        site=to_site,
+                        actor=actor,
+                        now=now,
+                        handover=handover,
+                        item=hl.item,
+                        quantity=hl.damaged,
+                        detail={"received": hl.received, "damaged": hl.damaged},
+                        alarm=False,
+                    )
+                )
         any_open = found or Discrepancy.objects.filter(handover=handover).exists()
         handover.state = HandoverState.DISCREPANT if any_open else HandoverState.RECEIVED
         handover.receiver = actor
         handover.received_at = now
+        handover.receive_note = note.strip()[:500]
         entry = ledger.append_many(
             [
                 _fact(
@@ -365,14 +465,24 @@ def receive_handover(
                         "number": handover.number,
                         "state": handover.state,
                         "lines": [[hl.item_id, hl.received] for hl in given.values()],
+                        "damaged": [
+                            [hl.item_id, hl.damaged] for hl in given.values() if hl.damaged
+                        ],
                         "discrepancies": sorted(str(d.pk) for d in found),
-                        "note": note[:500],
+                        "note": handover.receive_note,
                     },
                 )
             ]
         )[0]
         handover.receive_seq = entry.seq
         handover.save(
-            update_fields=["state", "receiver", "received_at", "receive_seq", "updated_at"]
+            update_fields=[
+                "state",
+                "receiver",
+                "received_at",
+                "receive_seq",
+                "receive_note",
+                "updated_at",
+            ]
         )
     return handover

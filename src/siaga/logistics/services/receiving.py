@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -15,12 +15,15 @@ from siaga.accounts.models import User
 from siaga.accounts.permissions import Action
 from siaga.core.errors import Conflict, InvalidInput
 from siaga.core.idempotency import Created, replay_or_conflict
+from siaga.core.validators import check_in_window, normalise_plate
 from siaga.ledger import services as ledger
 from siaga.logistics.choices import (
     DiscrepancyKind,
 )
 from siaga.logistics.models import (
     Destruction,
+    Election,
+    ItemType,
     Receipt,
     ReceiptLine,
     SortingLine,
@@ -44,6 +47,7 @@ from siaga.logistics.services.common import (
     _take,
     _witnesses,
 )
+from siaga.sites.models import Site
 
 
 def record_receipt(
@@ -70,15 +74,19 @@ def record_receipt(
         return Created(existing, created=False)
     site = _site(actor, site_id, Action.RECORD_LOGISTICS, "logistics_out_of_scope")
     the_election = _election(election)
+    check_in_window(now, the_election.voting_day, field="received_at")
     if not vendor.strip() or not delivery_note.strip():
         raise InvalidInput(
             "receipt_incomplete",
             _("A receipt needs the vendor and the delivery note number."),
             detail={"fields": ["vendor", "delivery_note"]},
         )
+    plate = normalise_plate(vehicle_plate)
     if not lines:
         raise InvalidInput(
-            "lines_required", _("List at least one item."), detail={"field": "lines"}
+            "items_required",
+            _("A receipt lists at least one item that arrived."),
+            detail={"field": "lines"},
         )
     _no_repeats([line.item for line in lines], "lines")
     for n, line in enumerate(lines):
@@ -92,80 +100,127 @@ def record_receipt(
                 detail={"field": f"lines[{n}].damaged"},
             )
     items = _items(the_election, (line.item for line in lines))
-    with transaction.atomic():
-        receipt = Receipt.objects.create(
-            id=id,
-            site=site,
-            election=the_election,
-            vendor=vendor.strip()[:150],
-            delivery_note=delivery_note.strip()[:60],
-            vehicle_plate=vehicle_plate.strip().upper()[:15],
-            received_at=now,
-            received_by=actor,
-            note=note[:500],
-        )
-        ReceiptLine.objects.bulk_create(
-            ReceiptLine(
-                receipt=receipt,
-                item=items[line.item],
-                expected=line.expected,
-                counted=line.counted,
-                damaged=line.damaged,
+    vendor_name, note_number = vendor.strip()[:150], delivery_note.strip()[:60]
+    _refuse_note_taken(vendor_name, note_number)
+    try:
+        with transaction.atomic():
+            receipt = _record_receipt(
+                actor,
+                id,
+                site,
+                the_election,
+                vendor_name,
+                note_number,
+                plate,
+                lines,
+                items,
+                note,
+                now,
             )
-            for line in lines
-        )
-        stock = _stock_rows(site, items.values())
-        for line in lines:
-            row = stock[items[line.item].pk]
-            row.quantity += line.counted - line.damaged
-            row.damaged += line.damaged
-        _save_stock(stock)
-        entry = ledger.append_many(
-            [
-                _fact(
-                    "receipt.recorded",
-                    receipt,
-                    actor,
-                    site,
-                    {
-                        "vendor": receipt.vendor,
-                        "delivery_note": receipt.delivery_note,
-                        "lines": [
-                            [items[x.item].pk, x.expected, x.counted, x.damaged] for x in lines
-                        ],
-                    },
-                )
-            ]
-        )[0]
-        receipt.ledger_seq = entry.seq
-        receipt.save(update_fields=["ledger_seq"])
-        for line in lines:
-            item = items[line.item]
-            if line.counted < line.expected:
-                _raise_discrepancy(
-                    id=_derived_id(id, "shortfall", item.code),
-                    kind=DiscrepancyKind.SHORTFALL,
-                    site=site,
-                    actor=actor,
-                    now=now,
-                    receipt=receipt,
-                    item=item,
-                    quantity=line.expected - line.counted,
-                    detail={"expected": line.expected, "counted": line.counted},
-                )
-            if line.damaged:
-                _raise_discrepancy(
-                    id=_derived_id(id, "damaged", item.code),
-                    kind=DiscrepancyKind.DAMAGED,
-                    site=site,
-                    actor=actor,
-                    now=now,
-                    receipt=receipt,
-                    item=item,
-                    quantity=line.damaged,
-                    alarm=False,
-                )
+    except IntegrityError:
+        # Lost a race: the same note was recorded meanwhile (the constraint holds the line).
+        _refuse_note_taken(vendor_name, note_number)
+        raise
     return Created(receipt, created=True)
+
+
+def _refuse_note_taken(vendor: str, delivery_note: str) -> None:
+    taken = Receipt.objects.filter(
+        vendor__iexact=vendor, delivery_note__iexact=delivery_note
+    ).first()
+    if taken is not None:
+        raise Conflict(
+            "delivery_note_exists",
+            _("Delivery note %(note)s of %(vendor)s was received already, at %(site)s.")
+            % {"note": taken.delivery_note, "vendor": taken.vendor, "site": taken.site.name},
+            detail={"delivery_note": taken.delivery_note, "receipt": str(taken.pk)},
+        )
+
+
+def _record_receipt(
+    actor: User,
+    id: uuid.UUID,
+    site: Site,
+    the_election: Election,
+    vendor: str,
+    delivery_note: str,
+    plate: str,
+    lines: Sequence[ReceiptLineIn],
+    items: dict[str, ItemType],
+    note: str,
+    now: dt.datetime,
+) -> Receipt:
+    receipt = Receipt.objects.create(
+        id=id,
+        site=site,
+        election=the_election,
+        vendor=vendor,
+        delivery_note=delivery_note,
+        vehicle_plate=plate,
+        received_at=now,
+        received_by=actor,
+        note=note[:500],
+    )
+    ReceiptLine.objects.bulk_create(
+        ReceiptLine(
+            receipt=receipt,
+            item=items[line.item],
+            expected=line.expected,
+            counted=line.counted,
+            damaged=line.damaged,
+        )
+        for line in lines
+    )
+    stock = _stock_rows(site, items.values())
+    for line in lines:
+        row = stock[items[line.item].pk]
+        row.quantity += line.counted - line.damaged
+        row.damaged += line.damaged
+    _save_stock(stock)
+    entry = ledger.append_many(
+        [
+            _fact(
+                "receipt.recorded",
+                receipt,
+                actor,
+                site,
+                {
+                    "vendor": receipt.vendor,
+                    "delivery_note": receipt.delivery_note,
+                    "lines": [[items[x.item].pk, x.expected, x.counted, x.damaged] for x in lines],
+                },
+            )
+        ]
+    )[0]
+    receipt.ledger_seq = entry.seq
+    receipt.save(update_fields=["ledger_seq"])
+    for line in lines:
+        item = items[line.item]
+        if line.counted < line.expected:
+            _raise_discrepancy(
+                id=_derived_id(id, "shortfall", item.code),
+                kind=DiscrepancyKind.SHORTFALL,
+                site=site,
+                actor=actor,
+                now=now,
+                receipt=receipt,
+                item=item,
+                quantity=line.expected - line.counted,
+                detail={"expected": line.expected, "counted": line.counted},
+            )
+        if line.damaged:
+            _raise_discrepancy(
+                id=_derived_id(id, "damaged", item.code),
+                kind=DiscrepancyKind.DAMAGED,
+                site=site,
+                actor=actor,
+                now=now,
+                receipt=receipt,
+                item=item,
+                quantity=line.damaged,
+                alarm=False,
+            )
+    return receipt
 
 
 def record_sorting(
@@ -189,6 +244,8 @@ def record_sorting(
         return Created(existing, created=False)
     site = _site(actor, site_id, Action.RECORD_LOGISTICS, "logistics_out_of_scope")
     the_election = _election(election)
+    check_in_window(started_at, the_election.voting_day, field="started_at")
+    check_in_window(ended_at, the_election.voting_day, field="ended_at")
     if ended_at < started_at:
         raise InvalidInput(
             "period_invalid", _("The session ends before it starts."), detail={"field": "ended_at"}
@@ -274,6 +331,7 @@ def record_destruction(
         return Created(existing, created=False)
     site = _site(actor, site_id, Action.RECORD_LOGISTICS, "logistics_out_of_scope")
     the_election = _election(election)
+    check_in_window(now, the_election.voting_day, field="at")
     cleaned = _witnesses(witnesses)
     agencies = {w["agency"] for w in cleaned}
     if not {"bawaslu", "polri"} <= agencies:
