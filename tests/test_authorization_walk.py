@@ -403,6 +403,7 @@ def _custody_traffic(world: World, operator_okut: User) -> Target:
         to_site_id=ppk.pk,
         election=election.code,
         packages=[package.code],
+        witnesses=[logistics.Witness("Bripka Joko", "polri")],
     ).obj
     shortfall = receipt.discrepancies.get()
     values = {
@@ -458,6 +459,7 @@ def _custody_traffic(world: World, operator_okut: User) -> Target:
             "to_site": str(ppk.pk),
             "election": election.code,
             "lines": [line],
+            "witnesses": [{"name": "A", "agency": "polri"}],
         },
         "api:receive_handover": {"lines": []},
         "api:scans": {

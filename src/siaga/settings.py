@@ -44,6 +44,9 @@ API_TOKEN_DAYS = env_int("SIAGA_API_TOKEN_DAYS", 90, minimum=1)
 LEDGER_ORIGIN = env_str("SIAGA_LEDGER_ORIGIN", "siaga.local/ledger")
 LEDGER_CHECKPOINT_EVERY = env_int("SIAGA_LEDGER_CHECKPOINT_EVERY", 1000, minimum=1)
 LEDGER_CHECKPOINT_SECONDS = env_int("SIAGA_LEDGER_CHECKPOINT_SECONDS", 300, minimum=10)
+# The days an election's logistics can happen on, around its voting day (docs/logistics.md).
+LOGISTICS_WINDOW_BEFORE_DAYS = env_int("SIAGA_LOGISTICS_WINDOW_BEFORE_DAYS", 1095, minimum=1)
+LOGISTICS_WINDOW_AFTER_DAYS = env_int("SIAGA_LOGISTICS_WINDOW_AFTER_DAYS", 730, minimum=1)
 # Incidents: the largest photo accepted, and how often the worker sweeps for escalations.
 INCIDENT_PHOTO_MAX_BYTES = env_int("SIAGA_INCIDENT_PHOTO_MAX_BYTES", 8 * 1024 * 1024, minimum=1024)
 VISITOR_PHOTO_MAX_BYTES = env_int("SIAGA_VISITOR_PHOTO_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)

@@ -195,22 +195,23 @@ def test_packing_is_idempotent_on_the_client_id(chain: Chain, operator_okut: Use
 # --- handover --------------------------------------------------------------------------------
 
 
-def test_a_package_sent_the_wrong_way_is_refused_with_an_alarm(
+def test_a_package_sent_the_wrong_way_is_refused_and_nothing_is_written(
     chain: Chain, operator_okut: User
 ) -> None:
     far = pack(chain, operator_okut, chain.tps_far, ["SG-0001"]).obj
     near = pack(chain, operator_okut, chain.tps1, ["SG-0002"]).obj
+    entries = Entry.objects.count()
     with pytest.raises(Conflict) as refused:
         dispatch(chain, operator_okut, [near.code, far.code])
     assert refused.value.code == "wrong_destination" and refused.value.status == 409
     assert refused.value.detail["packages"] == [far.code]
-    # Nothing moved, no BAST; the attempt is on record, with an alarm at the warehouse.
+    assert far.code in str(refused.value.message)
+    # Nothing moved, no BAST, no discrepancy, no alarm, no ledger entry.
     assert not Handover.objects.exists()
     assert set(Package.objects.values_list("state", flat=True)) == {"packed"}
-    wrong = Discrepancy.objects.get(kind="wrong_destination")
-    assert wrong.package == far and wrong.site == chain.warehouse
-    alarm = Alarm.objects.get(pk=str(wrong.alarm_id))
-    assert alarm.active and alarm.site == chain.warehouse and alarm.source == "logistics"
+    assert not Discrepancy.objects.exists()
+    assert not Alarm.objects.exists()
+    assert Entry.objects.count() == entries
     assert_replay_matches()
 
 
@@ -486,7 +487,7 @@ def test_a_package_received_at_its_tps_records_when_and_a_garbled_seal_is_refuse
     handover = dispatch(chain, operator_okut, [one.code], to=chain.tps1)
     at = H5 + dt.timedelta(days=3)
     outcomes = services.ingest_scans(
-        actor=operator_okut,
+        actor=chain.ppk_martapura,  # the KPPS side: never the giver
         scans=[
             scan(handover, "receive", one.code),
             scan(handover, "seal", "SG 0001 ??", package=one.code),
@@ -499,7 +500,7 @@ def test_a_package_received_at_its_tps_records_when_and_a_garbled_seal_is_refuse
     assert (one.state, one.location_id, one.received_at_tps) == ("received", chain.tps1.pk, H5)
     # The garbled code is neither recorded nor a discrepancy.
     assert Scan.objects.count() == 2 and not Discrepancy.objects.exists()
-    assert services.receive_handover(actor=operator_okut, handover_id=handover.pk).state == (
+    assert services.receive_handover(actor=chain.ppk_martapura, handover_id=handover.pk).state == (
         "received"
     )
     assert_replay_matches()
@@ -526,6 +527,7 @@ def test_on_the_way_back_the_warehouse_serves_its_whole_kabupaten(
         election=ELECTION,
         packages=[one.code],
         leg="return",
+        witnesses=[services.Witness("Bripka Joko", "polri")],
         now=H5 + dt.timedelta(days=6),
     ).obj
     outcomes = services.ingest_scans(

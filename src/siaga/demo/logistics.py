@@ -25,7 +25,9 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils import timezone
 
-from siaga.accounts.models import User
+from siaga.accounts.choices import AgencyKind, Role
+from siaga.accounts.models import Agency, AgencyUnit, Membership, User
+from siaga.accounts.services import add_membership
 from siaga.logistics import needs, services
 from siaga.logistics.models import Discrepancy, Election, Handover, ItemType, Package, Stock
 from siaga.regions.models import Region
@@ -38,6 +40,7 @@ from .world import stable_id
 ELECTION = "pemilu-2029"
 WIB = ZoneInfo("Asia/Jakarta")
 KECAMATAN = ("16.08.01", "16.08.04")  # Martapura, Cempaka
+KECAMATAN_NAMES = ("martapura", "cempaka")
 LATE_PPS = "16.08.04.2015"  # Desa Sukaraja, Cempaka
 SHORT_ITEM, SHORT_BY = "ss-dpd", 40
 BALLOTS = ("ss-ppwp", "ss-dpr", "ss-dpd", "ss-dprd-prov", "ss-dprd-kab")
@@ -95,6 +98,16 @@ class _Build:
         self.voting_day = voting_day
         self.operator = User.objects.get(username="kpu.okut")
         self.ppk_martapura = User.objects.get(username="ppk.martapura")
+        # Who signs at each kecamatan: the PPK receives from the warehouse, the PPS from the
+        # PPK; a BAST always has two different people on it.
+        self.ppk_of = {
+            k: User.objects.get(username=f"ppk.{n}")
+            for k, n in zip(KECAMATAN, KECAMATAN_NAMES, strict=True)
+        }
+        self.pps_of = {
+            k: User.objects.get(username=f"pps.{n}")
+            for k, n in zip(KECAMATAN, KECAMATAN_NAMES, strict=True)
+        }
         self.admin = User.objects.get(username="admin")
         self.warehouse = Site.objects.get(code="GUDANG-16.08")
         self.items = {i.code: i for i in ItemType.objects.filter(election=election)}
@@ -240,7 +253,7 @@ class _Build:
                 vehicle_plate="BG 8841 KB",
                 now=self.at(5, 7),
             ).obj
-            receiver = self.ppk_martapura if kecamatan == KECAMATAN[0] else self.operator
+            receiver = self.ppk_of[kecamatan]
             odd = packed[here[0].pk][0] if kecamatan == KECAMATAN[0] else None
             self.scan_all(handover, receiver, self.at(5, 11), odd_seal_on=odd)
             services.receive_handover(actor=receiver, handover_id=handover.pk, now=self.at(5, 12))
@@ -295,12 +308,18 @@ class _Build:
         for chunk in _chunks(scans, 500):
             services.ingest_scans(actor=receiver, scans=chunk, now=at)
 
+    def _pps_member(self, user: User, desa: Region) -> None:
+        """The kecamatan's PPS operator serves each of its PPS (one unit per desa)."""
+        unit = _pps_unit(desa)
+        if not Membership.objects.filter(user=user, unit=unit, active=True).exists():
+            add_membership(actor=None, user=user, unit=unit, role=Role.KPU_OPERATOR)
+
     # H-4: PPK → PPS; PPS Sukaraja does not sign.
     def to_pps(self, packed: dict[uuid.UUID, list[Package]]) -> None:
         unit = self.warehouse.owner_unit
         for kecamatan in KECAMATAN:
             ppk = self._ppk(kecamatan)
-            receiver = self.ppk_martapura if kecamatan == KECAMATAN[0] else self.operator
+            giver, receiver = self.ppk_of[kecamatan], self.pps_of[kecamatan]
             for desa in Region.objects.filter(parent_id=kecamatan).order_by("code"):
                 here = [t for t in self.tps if t.region_id == desa.code]
                 if not here:
@@ -316,8 +335,9 @@ class _Build:
                     address=f"Kantor {desa.get_kind_display()} {desa.name}",
                     synthetic=True,
                 ).obj
+                self._pps_member(receiver, desa)
                 handover = services.dispatch_handover(
-                    actor=receiver,
+                    actor=giver,
                     id=stable_id("handover", "pps", desa.code),
                     from_site_id=ppk.pk,
                     to_site_id=pps.pk,
@@ -333,6 +353,14 @@ class _Build:
                 services.receive_handover(
                     actor=receiver, handover_id=handover.pk, now=self.at(4, 14)
                 )
+
+
+def _pps_unit(desa: Region) -> AgencyUnit:
+    return AgencyUnit.objects.get_or_create(
+        agency=Agency.objects.get(kind=AgencyKind.KPU),
+        region_id=desa.code,
+        defaults={"name": f"PPS {desa.name}"},
+    )[0]
 
 
 def _chunks[T](items: list[T], size: int) -> Iterator[list[T]]:

@@ -252,6 +252,7 @@ class HandoverIn(Schema):
     witnesses: list[WitnessIn] = Field(default_factory=list, max_length=20)
     place: str = Field("", max_length=150)
     vehicle_plate: str = Field("", max_length=15)
+    expected_at: dt.datetime | None = None
 
 
 class HandoverPackageOut(Schema):
@@ -275,7 +276,9 @@ class HandoverOut(Schema):
     place: str
     vehicle_plate: str
     dispatched_at: dt.datetime
+    expected_at: dt.datetime | None
     received_at: dt.datetime | None
+    receive_note: str
     dispatch_seq: int | None
     receive_seq: int | None
     packages: list[HandoverPackageOut]
@@ -316,7 +319,13 @@ class HandoverOut(Schema):
     @staticmethod
     def resolve_lines(obj: Handover) -> list[dict[str, Any]]:
         return [
-            {"item": line.item.code, "quantity": line.quantity, "received": line.received}
+            {
+                "item": line.item.code,
+                "quantity": line.quantity,
+                "received": line.received,
+                "damaged": line.damaged,
+                "short": line.short,
+            }
             for line in obj.lines.select_related("item")
         ]
 
@@ -328,8 +337,14 @@ class HandoverOut(Schema):
         ]
 
 
+class ReceivedLineIn(Schema):
+    item: str = Field(..., max_length=30)
+    quantity: int = Field(..., description="how many arrived")
+    damaged: int = Field(0, description="of those, how many arrived damaged")
+
+
 class ReceiveIn(Schema):
-    lines: list[LineIn] = Field(default_factory=list, max_length=50)
+    lines: list[ReceivedLineIn] = Field(default_factory=list, max_length=50)
     note: str = Field("", max_length=500)
 
 
@@ -626,6 +641,7 @@ def dispatch_handover(request: HttpRequest, payload: HandoverIn) -> Status[Hando
         witnesses=_witnesses(payload.witnesses),
         place=payload.place,
         vehicle_plate=payload.vehicle_plate,
+        expected_at=payload.expected_at,
     )
     return Status(_status(result.created), _handover(actor_of(request), result.obj.pk))
 
@@ -639,7 +655,7 @@ def receive_handover(request: HttpRequest, handover_id: uuid.UUID, payload: Rece
     services.receive_handover(
         actor=actor_of(request),
         handover_id=handover_id,
-        lines=_lines(payload.lines),
+        lines=[services.ReceivedLine(x.item, x.quantity, x.damaged) for x in payload.lines],
         note=payload.note,
     )
     return _handover(actor_of(request), handover_id)

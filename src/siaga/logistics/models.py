@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
@@ -228,6 +229,13 @@ class Receipt(UUIDModel):
         verbose_name = _("vendor receipt")
         verbose_name_plural = _("vendor receipts")
         ordering = ["-received_at"]
+        constraints = [
+            # A vendor numbers its delivery notes once: a second receipt under the same note
+            # is a copy or a fraud, whatever the case it was typed in.
+            models.UniqueConstraint(
+                Lower("vendor"), Lower("delivery_note"), name="receipt_note_once_per_vendor"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.vendor} {self.delivery_note}"
@@ -462,6 +470,7 @@ class Handover(UUIDModel):
     place = models.CharField(_("place"), max_length=150, blank=True)
     vehicle_plate = models.CharField(_("vehicle plate"), max_length=15, blank=True)
     dispatched_at = models.DateTimeField(_("dispatched at"))
+    expected_at = models.DateTimeField(_("expected arrival"), null=True, blank=True)
     dispatch_seq = models.BigIntegerField(_("ledger entry of the dispatch"), null=True, blank=True)
     receiver = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -473,6 +482,7 @@ class Handover(UUIDModel):
     )
     received_at = models.DateTimeField(_("received at"), null=True, blank=True)
     receive_seq = models.BigIntegerField(_("ledger entry of the receipt"), null=True, blank=True)
+    receive_note = models.CharField(_("receiver's note"), max_length=500, blank=True)
 
     objects = ScopedQuerySet.as_manager()
     scope_region_field = "to_site__region__code"
@@ -521,14 +531,25 @@ class HandoverLine(models.Model):
     item = models.ForeignKey(ItemType, on_delete=models.PROTECT, related_name="+")
     quantity = models.PositiveIntegerField(_("quantity"))
     received = models.PositiveIntegerField(_("received"), null=True, blank=True)
+    # Of those received, how many arrived damaged: they go into the receiver's damaged stock.
+    damaged = models.PositiveIntegerField(_("arrived damaged"), default=0)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["handover", "item"], name="handover_line_one_per_item")
+            models.UniqueConstraint(fields=["handover", "item"], name="handover_line_one_per_item"),
+            models.CheckConstraint(
+                condition=Q(received__isnull=True, damaged=0)
+                | Q(damaged__lte=models.F("received")),
+                name="handover_damaged_within_received",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.handover_id} {self.item}: {self.quantity}"
+
+    @property
+    def short(self) -> int:
+        return max(self.quantity - self.received, 0) if self.received is not None else 0
 
 
 class Discrepancy(UUIDModel):

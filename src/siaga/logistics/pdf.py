@@ -286,14 +286,25 @@ def _detail_labels() -> dict[str, str]:
         "sent": _("sent"),
         "received": _("received"),
         "code": _("code"),
+        "expected": _("on the delivery note"),
+        "counted": _("counted"),
+        "damaged": _("damaged"),
+        "to_site_name": _("sent to"),
+        "destination": _("for TPS"),
     }
 
 
+# Keys kept for the machine (ids), never shown: the words beside them say the same.
+_HIDDEN_DETAIL = frozenset({"to_site"})
+
+
 def detail_text(discrepancy: Discrepancy) -> str:
-    """A discrepancy's detail in words: "seal seen: X-999; …"."""
+    """A discrepancy's detail in words: "seal seen: X-999; …"; ids are left out."""
     labels = _detail_labels()
     parts: list[str] = []
     for key, value in sorted((discrepancy.detail or {}).items()):
+        if key in _HIDDEN_DETAIL:
+            continue
         shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
         parts.append(f"{labels.get(key, key.replace('_', ' '))}: {shown}")
     return "; ".join(parts)
@@ -432,6 +443,7 @@ def bast_pdf(data: BastData) -> bytes:
             "\n".join(_witness_text(w) for w in handover.witnesses) or "—",
         ),
         (_("Received"), received_text),
+        (_("Receiver's note"), handover.receive_note or "—"),
     ]
     info = Table(
         [[_p(k, styles["cell_bold"]), _p(v, styles["cell"])] for k, v in facts],
@@ -495,7 +507,8 @@ def bast_pdf(data: BastData) -> bytes:
     # Loose items.
     if data.lines:
         story.append(_p(_("Loose items"), styles["heading"]))
-        rows = [[_p(h, styles["cell_bold"]) for h in (_("Item"), _("Sent"), _("Received"))]]
+        heads = (_("Item"), _("Sent"), _("Received"), _("Damaged"), _("Short"))
+        rows = [[_p(h, styles["cell_bold"]) for h in heads]]
         for line in data.lines:
             rows.append(
                 [
@@ -505,9 +518,13 @@ def bast_pdf(data: BastData) -> bytes:
                         "—" if line.received is None else f"{line.received} {line.item.unit}",
                         styles["cell"],
                     ),
+                    _p("—" if line.received is None else str(line.damaged), styles["cell"]),
+                    _p("—" if line.received is None else str(line.short), styles["cell"]),
                 ]
             )
-        table = Table(rows, colWidths=[width - 60 * mm, 30 * mm, 30 * mm], repeatRows=1)
+        table = Table(
+            rows, colWidths=[width - 100 * mm, 25 * mm, 25 * mm, 25 * mm, 25 * mm], repeatRows=1
+        )
         table.setStyle(_GRID)
         story.append(table)
 

@@ -75,8 +75,9 @@ def _verified(s: State, p: dict[str, Any], subject: str) -> None:
 
 
 def _handover_received(s: State, p: dict[str, Any], _subject: str) -> None:
+    damaged = dict(p.get("damaged", []))
     for item, received in p["lines"]:
-        s.add(p["site"], item, received or 0)
+        s.add(p["site"], item, (received or 0) - damaged.get(item, 0), damaged.get(item, 0))
 
 
 def _resealed(s: State, p: dict[str, Any], subject: str) -> None:

@@ -370,9 +370,12 @@ def handover_detail(request: HttpRequest, handover_id: uuid.UUID) -> HttpRespons
         "discrepancies": [(d, pdf.detail_text(d)) for d in _discrepancies(handover)],
         "dispatched": local(handover.from_site, handover.dispatched_at),
         "received_at": local(handover.to_site, handover.received_at),
+        "expected_at": local(handover.to_site, handover.expected_at),
         "dispatch_entry": _entry_url(handover.dispatch_seq),
         "receive_entry": _entry_url(handover.receive_seq),
-        "can_receive": handover.state == HandoverState.DISPATCHED and _may_receive(user, handover),
+        "can_receive": handover.state == HandoverState.DISPATCHED
+        and _may_receive(user, handover)
+        and handover.giver_id != user.pk,
         "labels_url": f"{reverse('logistics:custody-labels-pdf')}?"
         + urlencode({"handover": str(handover.pk)}),
     }
@@ -388,33 +391,48 @@ class LineField:
     line: HandoverLine
     name: str
     value: str
+    damaged_name: str
+    damaged_value: str
 
 
 def _line_fields(lines: list[HandoverLine], post: Mapping[str, Any] | None) -> list[LineField]:
     fields = []
     for line in lines:
-        name = f"line-{line.item.code}"
+        name, damaged = f"line-{line.item.code}", f"damaged-{line.item.code}"
         value = str(post.get(name, "")) if post is not None else str(line.quantity)
-        fields.append(LineField(line, name, value))
+        damaged_value = str(post.get(damaged, "")) if post is not None else "0"
+        fields.append(LineField(line, name, value, damaged, damaged_value))
     return fields
 
 
-def _counted(lines: list[HandoverLine], post: Mapping[str, Any]) -> list[services.Line]:
-    """The loose items as counted: an empty field is counted as sent."""
+def _whole(post: Mapping[str, Any], name: str) -> int | None:
+    raw = str(post.get(name, "")).strip()
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidInput(
+            "quantity_invalid",
+            _("Quantities are whole numbers, zero or more."),
+            detail={"field": name},
+        ) from None
+
+
+def _counted(lines: list[HandoverLine], post: Mapping[str, Any]) -> list[services.ReceivedLine]:
+    """The loose items as counted, and how many of them arrived damaged: an empty count is
+    counted as sent, an empty damaged count as none."""
     counted = []
     for line in lines:
-        raw = str(post.get(f"line-{line.item.code}", "")).strip()
-        if not raw:
+        quantity = _whole(post, f"line-{line.item.code}")
+        damaged = _whole(post, f"damaged-{line.item.code}") or 0
+        if quantity is None and not damaged:
             continue
-        try:
-            quantity = int(raw)
-        except ValueError:
-            raise InvalidInput(
-                "quantity_invalid",
-                _("Quantities are whole numbers, zero or more."),
-                detail={"field": f"line-{line.item.code}"},
-            ) from None
-        counted.append(services.Line(line.item.code, quantity))
+        counted.append(
+            services.ReceivedLine(
+                line.item.code, line.quantity if quantity is None else quantity, damaged
+            )
+        )
     return counted
 
 

@@ -9,6 +9,7 @@ back as the same form with the message and what was typed, under the error's sta
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
@@ -33,6 +35,7 @@ from siaga.logistics import services
 from siaga.logistics.choices import PackageKind
 from siaga.logistics.models import Election, ItemType
 from siaga.regions.codes import subtree_q
+from siaga.regions.timezones import time_zone_of
 from siaga.sites.choices import SiteKind
 from siaga.sites.models import Site
 
@@ -399,6 +402,21 @@ def pack_new(request: HttpRequest) -> HttpResponse:
 # A handover dispatched
 
 
+def local_moment(site: Site, raw: str, name: str) -> dt.datetime:
+    """A ``datetime-local`` field, read in the site's own time zone (WIB, WITA or WIT)."""
+    try:
+        moment = dt.datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise InvalidInput(
+            "time_invalid",
+            _("Enter a date and time, such as 2029-01-25 08:00."),
+            detail={"field": name},
+        ) from None
+    if timezone.is_aware(moment):
+        return moment
+    return moment.replace(tzinfo=time_zone_of(site.region_id))
+
+
 def _witnesses(post: Mapping[str, Any]) -> list[services.Witness]:
     """Each witness row with a name; the service checks the agency."""
     witnesses = []
@@ -445,6 +463,9 @@ def dispatch_new(request: HttpRequest) -> HttpResponse:
             witnesses=_witnesses(post),
             place=_text(post, "place", 150),
             vehicle_plate=_text(post, "vehicle_plate", 15),
+            expected_at=local_moment(site, expected, "expected_at")
+            if (expected := _text(post, "expected_at", 30))
+            else None,
         )
         messages.success(request, _("BAST %(number)s dispatched.") % {"number": done.obj.number})
         return _see_other("logistics:custody-handover", handover_id=done.obj.pk)

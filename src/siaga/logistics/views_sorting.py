@@ -26,7 +26,6 @@ from django.views.decorators.http import require_http_methods
 from siaga.accounts.auth import actor_of
 from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import user_can
-from siaga.core.errors import InvalidInput
 from siaga.logistics import services
 from siaga.logistics.choices import ItemCategory
 from siaga.logistics.models import (
@@ -49,6 +48,7 @@ from siaga.logistics.views_operator import (
     _whole,
     _witnesses,
     form_flow,
+    local_moment,
     see_other,
     witness_rows,
 )
@@ -80,21 +80,6 @@ def _ballots(election: Election) -> list[ItemType]:
             "position", "code"
         )
     )
-
-
-def _local(site: Site, raw: str, name: str) -> dt.datetime:
-    """A ``datetime-local`` field, read in the site's own time zone (WIB, WITA or WIT)."""
-    try:
-        moment = dt.datetime.fromisoformat(raw.strip())
-    except ValueError:
-        raise InvalidInput(
-            "time_invalid",
-            _("Enter a date and time, such as 2029-01-25 08:00."),
-            detail={"field": name},
-        ) from None
-    if timezone.is_aware(moment):
-        return moment
-    return moment.replace(tzinfo=time_zone_of(site.region_id))
 
 
 def _local_text(site: Site, moment: dt.datetime) -> str:
@@ -290,8 +275,8 @@ def sorting_new(request: HttpRequest) -> HttpResponse:
             id=_form_id(post),
             site_id=site.pk,
             election=election.code,
-            started_at=_local(site, _text(post, "started_at", 30), "started_at"),
-            ended_at=_local(site, _text(post, "ended_at", 30), "ended_at"),
+            started_at=local_moment(site, _text(post, "started_at", 30), "started_at"),
+            ended_at=local_moment(site, _text(post, "ended_at", 30), "ended_at"),
             workers=_whole(post, "workers") or 0,
             note=_text(post, "note", 500),
             lines=_sorting_lines(_ballots(election), post),
