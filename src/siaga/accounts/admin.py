@@ -76,7 +76,7 @@ class MembershipInline(MembershipUnitScopeMixin, admin.TabularInline[Membership,
 
 @admin.register(User)
 class SiagaUserAdmin(LedgeredAdminMixin, UserAdmin):
-    fieldsets = (*UserAdmin.fieldsets, (_("Contact"), {"fields": ("phone",)}))  # type: ignore[misc]
+    fieldsets = (*UserAdmin.fieldsets, (_("Contact"), {"fields": ("phone", "language")}))  # type: ignore[misc]
     inlines = [MembershipInline]
     list_display = ["username", "first_name", "last_name", "is_active", "is_superuser"]
 

@@ -22,6 +22,14 @@ class User(AbstractUser):
     """A person who signs in. What they may see and do comes from their memberships."""
 
     phone = models.CharField(_("phone"), max_length=20, blank=True)
+    # What notifications, alarm titles and timeline lines are rendered in for this person.
+    language = models.CharField(
+        _("language"),
+        max_length=10,
+        choices=[("id", _("Bahasa Indonesia")), ("en", _("English"))],
+        default="id",
+        help_text=_("The language of notifications sent to this person."),
+    )
 
     class Meta:
         verbose_name = _("user")

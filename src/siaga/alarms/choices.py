@@ -26,3 +26,22 @@ class AlarmStatus(models.TextChoices):
     ACTIVE_ACK = "active_ack", _("Active, acknowledged")
     CLEARED_UNACK = "cleared_unack", _("Cleared, unacknowledged")
     CLEARED_ACK = "cleared_ack", _("Cleared, acknowledged")
+
+
+# What each module's alarm kinds are called on pages; a kind not listed shows "source/kind".
+KIND_LABELS = {
+    ("access", "overstay"): _("Guest overstaying"),
+    ("access", "unguarded_zone"): _("Zone without the two-person rule"),
+    ("access", "watchlist"): _("Watchlisted person at the gate"),
+    ("logistics", "custody_discrepancy"): _("Custody discrepancy"),
+    ("hazards", "water_leak"): _("Water leak"),
+    ("hazards", "smoke"): _("Smoke"),
+    ("hazards", "humidity_high"): _("Humidity too high"),
+    ("cctv", "motion_armed_zone"): _("Motion in an armed zone"),
+    ("cctv", "camera_offline"): _("Camera offline"),
+}
+
+
+def kind_label(source: str, kind: str) -> str:
+    label = KIND_LABELS.get((source, kind))
+    return str(label) if label is not None else f"{source}/{kind}"

@@ -8,7 +8,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from siaga.accounts.scoping import ScopedQuerySet
-from siaga.alarms.choices import SEVERITY_RANK, AlarmSeverity, AlarmStatus
+from siaga.alarms.choices import SEVERITY_RANK, AlarmSeverity, AlarmStatus, kind_label
+from siaga.core import i18n
 from siaga.core.models import UUIDModel
 from siaga.incidents.choices import Category, Severity
 
@@ -33,6 +34,9 @@ class Alarm(UUIDModel):
     )
     severity = models.CharField(_("severity"), max_length=10, choices=AlarmSeverity.choices)
     message = models.CharField(_("message"), max_length=500)
+    # The message as a siaga.core.i18n tree, shown in each reader's language; ``message`` is
+    # its rendering in Bahasa Indonesia (what the ledger and incidents keep).
+    message_text = models.JSONField(_("message (translatable)"), default=dict, blank=True)
     evidence = models.JSONField(
         _("evidence"), default=list, blank=True, help_text=_("Links: type, id, label.")
     )
@@ -95,6 +99,13 @@ class Alarm(UUIDModel):
         if self.active:
             return AlarmStatus.ACTIVE_ACK if self.acknowledged_at else AlarmStatus.ACTIVE_UNACK
         return AlarmStatus.CLEARED_ACK if self.acknowledged_at else AlarmStatus.CLEARED_UNACK
+
+    @property
+    def display_message(self) -> str:
+        return i18n.render(self.message_text) if self.message_text else self.message
+
+    def get_kind_display(self) -> str:
+        return kind_label(self.source, self.kind)
 
     def get_status_display(self) -> str:
         return str(AlarmStatus(self.status).label)

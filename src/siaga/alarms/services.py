@@ -9,11 +9,12 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import QuerySet
-from django.utils import timezone, translation
-from django.utils.translation import gettext as _g
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from siaga.accounts.choices import Role
 from siaga.accounts.models import Membership, User
@@ -21,6 +22,7 @@ from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import user_can
 from siaga.alarms.choices import SEVERITY_RANK, AlarmSeverity
 from siaga.alarms.models import Alarm, AlarmPolicy
+from siaga.core import i18n
 from siaga.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from siaga.incidents import services as incidents
 from siaga.incidents.models import Incident
@@ -78,7 +80,7 @@ def raise_alarm(
     kind: str,
     site: Site,
     severity: str,
-    message: str,
+    message: i18n.Text,
     zone: Zone | None = None,
     evidence: Iterable[dict[str, Any]] = (),
     actor: User | None = None,
@@ -98,6 +100,9 @@ def raise_alarm(
     if zone is not None and zone.site_id != site.pk:
         raise InvalidInput("zone_unknown", _("No such zone at this site."))
     cleaned = _evidence(evidence)
+    # A tree is shown in each reader's language; the stored text is Bahasa Indonesia.
+    message_text = message if isinstance(message, dict) else {}
+    message = i18n.render(message, settings.LANGUAGE_CODE)[:500]
     now = now or timezone.now()
     with transaction.atomic():
         alarm = (
@@ -109,7 +114,7 @@ def raise_alarm(
         if alarm is not None:
             alarm.repeats += 1
             alarm.last_raised_at = now
-            alarm.message = message[:500]
+            alarm.message, alarm.message_text = message, message_text
             for item in cleaned:
                 if item not in alarm.evidence:
                     alarm.evidence.append(item)
@@ -127,7 +132,8 @@ def raise_alarm(
             site=site,
             zone=zone,
             severity=severity,
-            message=message[:500],
+            message=message,
+            message_text=message_text,
             evidence=cleaned,
             first_raised_at=now,
             last_raised_at=now,
@@ -261,24 +267,25 @@ def responders(site: Site) -> QuerySet[User]:
 
 
 def _tell_responders(alarm: Alarm, *, step: str) -> None:
-    with translation.override("id"):
-        title = _g("[SIAGA] Alarm %(severity)s: %(message)s") % {
-            "severity": alarm.get_severity_display(),
-            "message": alarm.message,
-        }
-        body = f"{alarm.site.name}" + (f" — {alarm.zone.name}" if alarm.zone else "")
-        for user in responders(alarm.site):
-            notify.notify_user(
-                user,
-                kind=f"alarm.{step}",
-                title=title,
-                body=body,
-                url=f"/alarm/?site={alarm.site_id}",
-                data={"alarm": str(alarm.pk), "severity": alarm.severity},
-                dedup_key=f"alarm:{alarm.pk}:{step}",
-                group_key=f"alarm:{alarm.source}:{alarm.key}",
-                about=("alarms.alarm", str(alarm.pk)),
-            )
+    """Rendered in each responder's language when delivered (siaga.core.i18n trees)."""
+    title = i18n.text(
+        gettext_noop("[SIAGA] Alarm %(severity)s: %(message)s"),
+        severity=i18n.label(AlarmSeverity, alarm.severity),
+        message=alarm.message_text or alarm.message,
+    )
+    body = f"{alarm.site.name}" + (f" — {alarm.zone.name}" if alarm.zone else "")
+    for user in responders(alarm.site):
+        notify.notify_user(
+            user,
+            kind=f"alarm.{step}",
+            title=title,
+            body=body,
+            url=f"/alarm/?site={alarm.site_id}",
+            data={"alarm": str(alarm.pk), "severity": alarm.severity},
+            dedup_key=f"alarm:{alarm.pk}:{step}",
+            group_key=f"alarm:{alarm.source}:{alarm.key}",
+            about=("alarms.alarm", str(alarm.pk)),
+        )
 
 
 def remind_due_alarms(now: datetime | None = None, *, limit: int = 100) -> int:

@@ -59,6 +59,10 @@ class EventOut(Schema):
     ledger_seq: int | None
 
     @staticmethod
+    def resolve_text(obj: IncidentEvent) -> str:
+        return obj.display_text  # the request's language
+
+    @staticmethod
     def resolve_actor(obj: IncidentEvent) -> str | None:
         return obj.actor.username if obj.actor else None
 

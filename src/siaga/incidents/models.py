@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from siaga.accounts.choices import Role
 from siaga.accounts.scoping import ScopedQuerySet
+from siaga.core import i18n
 from siaga.core.models import UUIDModel
 from siaga.incidents.choices import (
     OPEN_STATES,
@@ -176,6 +180,37 @@ class IncidentPhoto(UUIDModel):
         return {"image/png": "png", "image/webp": "webp"}.get(self.content_type, "jpg")
 
 
+def timeline_text(kind: str, data: dict[str, Any], language: str | None = None) -> str:
+    """A system line of the timeline from its kind and data, in ``language`` (default: the
+    active one), so each reader reads it in theirs; "" for lines whose text is what a person
+    wrote (comments, resolutions) or that carry no parameters."""
+    if kind == EventKind.ESCALATED and "tier" in data and "told" in data:
+        if "after_minutes" in data:
+            tree = i18n.ngettext(
+                "Nobody acknowledged within %(minutes)s minutes: tier %(tier)s told "
+                "(%(count)s person)",
+                "Nobody acknowledged within %(minutes)s minutes: tier %(tier)s told "
+                "(%(count)s people)",
+                data["told"],
+                minutes=data["after_minutes"],
+                tier=data["tier"],
+                count=data["told"],
+            )
+        else:
+            tree = i18n.ngettext(
+                "Tier %(tier)s told: %(count)s person",
+                "Tier %(tier)s told: %(count)s people",
+                data["told"],
+                tier=data["tier"],
+                count=data["told"],
+            )
+        return i18n.render(tree, language)
+    if kind == EventKind.REMINDED and "reminder" in data:
+        tree = i18n.text(gettext_noop("Reminder %(n)s: still unacknowledged"), n=data["reminder"])
+        return i18n.render(tree, language)
+    return ""
+
+
 class IncidentEvent(models.Model):
     """One line of the timeline. Each has its ledger entry (``ledger_seq``)."""
 
@@ -207,6 +242,11 @@ class IncidentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} @ {self.at:%Y-%m-%d %H:%M}"
+
+    @property
+    def display_text(self) -> str:
+        """System lines in the reader's language; what a person wrote as they wrote it."""
+        return timeline_text(self.kind, self.data) or self.text
 
 
 class IncidentLink(models.Model):

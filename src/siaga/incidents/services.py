@@ -12,13 +12,14 @@ from typing import IO, Any
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
-from django.utils import timezone, translation
-from django.utils.translation import gettext as _g
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from siaga.accounts.models import Membership, User
 from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import scope_roots, user_can
+from siaga.core import i18n
 from siaga.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from siaga.core.ids import uuid7
 from siaga.incidents.choices import (
@@ -39,6 +40,7 @@ from siaga.incidents.models import (
     IncidentLink,
     IncidentPhoto,
     Notified,
+    timeline_text,
 )
 from siaga.incidents.photos import Photo, decode_photo
 from siaga.ledger import services as ledger
@@ -514,7 +516,7 @@ def acknowledge_incident(
         _event(incident, EventKind.ACKNOWLEDGED, actor=actor, at=now)
         _tell_notified(
             incident,
-            title=_g("Acknowledged by %(name)s") % {"name": actor.display_name},
+            title=i18n.text(gettext_noop("Acknowledged by %(name)s"), name=actor.display_name),
             step="ack",
         )
     return incident
@@ -564,7 +566,7 @@ def resolve_incident(
         _event(incident, EventKind.RESOLVED, actor=actor, text=resolution, at=now)
         _tell_notified(
             incident,
-            title=_g("Resolved by %(name)s") % {"name": actor.display_name},
+            title=i18n.text(gettext_noop("Resolved by %(name)s"), name=actor.display_name),
             step="resolved",
         )
     return incident
@@ -630,16 +632,15 @@ def assign_responder(*, actor: User, incident_id: uuid.UUID, user_id: int) -> In
             text=responder.display_name,
             data={"assignee": responder.username},
         )
-        with translation.override("id"):
-            notify.notify_user(
-                responder,
-                kind="incident.assigned",
-                title=_g("You are the responder: %(ref)s") % {"ref": incident.reference},
-                body=_summary(incident),
-                url=incident_url(incident),
-                dedup_key=f"incident:{incident.pk}:assigned:{responder.pk}:{uuid7()}",
-                about=("incidents.incident", str(incident.pk)),
-            )
+        notify.notify_user(
+            responder,
+            kind="incident.assigned",
+            title=i18n.text(gettext_noop("You are the responder: %(ref)s"), ref=incident.reference),
+            body=_summary(incident),
+            url=incident_url(incident),
+            dedup_key=f"incident:{incident.pk}:assigned:{responder.pk}:{uuid7()}",
+            about=("incidents.incident", str(incident.pk)),
+        )
     return incident
 
 
@@ -692,20 +693,27 @@ def incident_url(incident: Incident) -> str:
     return f"/insiden/{incident.pk}/"
 
 
-def _summary(incident: Incident) -> str:
+def _summary(incident: Incident) -> i18n.Text:
+    """The body of incident messages, as a tree rendered in each recipient's language."""
     place = incident.site.name if incident.site else incident.region.name
     if incident.zone:
         place = f"{place} — {incident.zone.name}"
-    lines = [
-        f"{incident.get_category_display()} · {incident.get_severity_display()}",
-        f"{_g('Where')}: {place}",
-        f"{_g('When')}: {timezone.localtime(incident.occurred_at):%d-%m-%Y %H:%M %Z}",
-    ]
-    if incident.reporter:
-        lines.append(f"{_g('Reported by')}: {incident.reporter.display_name}")
-    if incident.description:
-        lines.append(incident.description[:500])
-    return "\n".join(lines)
+    return i18n.lines(
+        i18n.lines(
+            i18n.label(Category, incident.category),
+            i18n.label(Severity, incident.severity),
+            sep=" · ",
+        ),
+        i18n.text(gettext_noop("Where: %(place)s"), place=place),
+        i18n.text(
+            gettext_noop("When: %(time)s"),
+            time=f"{timezone.localtime(incident.occurred_at):%d-%m-%Y %H:%M %Z}",
+        ),
+        i18n.text(gettext_noop("Reported by: %(name)s"), name=incident.reporter.display_name)
+        if incident.reporter
+        else None,
+        incident.description[:500] or None,
+    )
 
 
 def policy_for(category: str, severity: int) -> EscalationPolicy | None:
@@ -758,36 +766,39 @@ def _tier(incident: Incident, number: int) -> EscalationTier | None:
 
 def _notify_tier(incident: Incident, tier: EscalationTier, now: datetime, *, step: str) -> int:
     """Tell each person of the tier (and record that they were told)."""
-    with translation.override("id"):
-        title = _g("[SIAGA] %(category)s — severity %(severity)s — %(ref)s") % {
-            "category": incident.get_category_display(),
-            "severity": incident.severity,
-            "ref": incident.reference,
-        }
-        if step.startswith("reminder"):
-            title = _g("REMINDER, still unacknowledged: %(title)s") % {"title": title}
-        elif tier.number > 1:
-            title = _g("ESCALATED (tier %(tier)s): %(title)s") % {
-                "tier": tier.number,
-                "title": title,
-            }
-        body = (
-            _summary(incident)
-            + "\n"
-            + _g("Acknowledge within %(minutes)s minutes.") % {"minutes": tier.ack_minutes}
+    title = i18n.text(
+        gettext_noop("[SIAGA] %(category)s — severity %(severity)s — %(ref)s"),
+        category=i18n.label(Category, incident.category),
+        severity=incident.severity,
+        ref=incident.reference,
+    )
+    if step.startswith("reminder"):
+        title = i18n.text(gettext_noop("REMINDER, still unacknowledged: %(title)s"), title=title)
+    elif tier.number > 1:
+        title = i18n.text(
+            gettext_noop("ESCALATED (tier %(tier)s): %(title)s"), tier=tier.number, title=title
         )
-        users = tier_recipients(tier, incident.region_id)
-        for user in users:
-            notify.notify_user(
-                user,
-                kind="incident.escalation",
-                title=title,
-                body=body,
-                url=incident_url(incident),
-                data={"incident": str(incident.pk), "tier": tier.number},
-                dedup_key=f"incident:{incident.pk}:tier:{tier.number}:{step}",
-                about=("incidents.incident", str(incident.pk)),
-            )
+    body = i18n.lines(
+        _summary(incident),
+        i18n.ngettext(
+            "Acknowledge within %(minutes)s minute.",
+            "Acknowledge within %(minutes)s minutes.",
+            tier.ack_minutes,
+            minutes=tier.ack_minutes,
+        ),
+    )
+    users = tier_recipients(tier, incident.region_id)
+    for user in users:
+        notify.notify_user(
+            user,
+            kind="incident.escalation",
+            title=title,
+            body=body,
+            url=incident_url(incident),
+            data={"incident": str(incident.pk), "tier": tier.number},
+            dedup_key=f"incident:{incident.pk}:tier:{tier.number}:{step}",
+            about=("incidents.incident", str(incident.pk)),
+        )
     # Who was told, in two statements whatever the tier's size (the incident row is locked).
     known = {
         n.user_id: n
@@ -804,19 +815,18 @@ def _notify_tier(incident: Incident, tier: EscalationTier, now: datetime, *, ste
     return len(users)
 
 
-def _tell_notified(incident: Incident, *, title: str, step: str) -> None:
+def _tell_notified(incident: Incident, *, title: i18n.Text, step: str) -> None:
     """Close the loop: everyone who was told of the incident hears how it went."""
-    with translation.override("id"):
-        for notice in Notified.objects.filter(incident=incident).select_related("user"):
-            notify.notify_user(
-                notice.user,
-                kind=f"incident.{step}",
-                title=f"{incident.reference}: {title}",
-                body=_summary(incident),
-                url=incident_url(incident),
-                dedup_key=f"incident:{incident.pk}:{step}:{uuid7()}",
-                about=("incidents.incident", str(incident.pk)),
-            )
+    for notice in Notified.objects.filter(incident=incident).select_related("user"):
+        notify.notify_user(
+            notice.user,
+            kind=f"incident.{step}",
+            title=i18n.lines(incident.reference, title, sep=": "),
+            body=_summary(incident),
+            url=incident_url(incident),
+            dedup_key=f"incident:{incident.pk}:{step}:{uuid7()}",
+            about=("incidents.incident", str(incident.pk)),
+        )
 
 
 def _start_escalation(
@@ -824,24 +834,23 @@ def _start_escalation(
 ) -> None:
     """Tier 1 hears at once; webhooks of units covering the region too."""
     policy = policy_for(incident.category, incident.severity)
-    with translation.override("id"):
-        notify.notify_webhooks(
-            incident.region_id,
-            kind="incident.reported",
-            title=f"{incident.get_category_display()} — {incident.reference}",
-            body=_summary(incident),
-            url=incident_url(incident),
-            data={
-                "incident": str(incident.pk),
-                "category": incident.category,
-                "severity": incident.severity,
-                "region": incident.region_id,
-                "site": str(incident.site_id) if incident.site_id else None,
-                "state": incident.state,
-            },
-            dedup_key=f"incident:{incident.pk}:reported",
-            about=("incidents.incident", str(incident.pk)),
-        )
+    notify.notify_webhooks(
+        incident.region_id,
+        kind="incident.reported",
+        title=i18n.lines(i18n.label(Category, incident.category), incident.reference, sep=" — "),
+        body=_summary(incident),
+        url=incident_url(incident),
+        data={
+            "incident": str(incident.pk),
+            "category": incident.category,
+            "severity": incident.severity,
+            "region": incident.region_id,
+            "site": str(incident.site_id) if incident.site_id else None,
+            "state": incident.state,
+        },
+        dedup_key=f"incident:{incident.pk}:reported",
+        about=("incidents.incident", str(incident.pk)),
+    )
     if policy is None:
         return
     incident.policy = policy
@@ -862,7 +871,7 @@ def _start_escalation(
         incident,
         EventKind.ESCALATED,
         actor=None,
-        text=_g("Tier %(tier)s told: %(count)s people") % {"tier": 1, "count": told},
+        text=timeline_text(EventKind.ESCALATED, {"tier": 1, "told": told}, "id"),
         data={"tier": 1, "told": told, "policy": policy.name},
         at=now,
         later=later,
@@ -909,17 +918,13 @@ def _escalate_one(incident: Incident, now: datetime) -> None:
         )
         incident.save(update_fields=["tier", "tier_started_at", "next_escalation_at", "updated_at"])
         told = _notify_tier(incident, following, now, step="first")
-        with translation.override("id"):
-            text = _g(
-                "Nobody acknowledged within %(minutes)s minutes: tier %(tier)s told "
-                "(%(count)s people)"
-            ) % {"minutes": tier.ack_minutes, "tier": following.number, "count": told}
+        data = {"tier": following.number, "told": told, "after_minutes": tier.ack_minutes}
         _event(
             incident,
             EventKind.ESCALATED,
             actor=None,
-            text=text,
-            data={"tier": following.number, "told": told},
+            text=timeline_text(EventKind.ESCALATED, data, "id"),
+            data=data,
             at=now,
         )
         return
@@ -936,14 +941,13 @@ def _escalate_one(incident: Incident, now: datetime) -> None:
         next_at = min(next_at, deadline)
     incident.next_escalation_at = next_at
     incident.save(update_fields=["next_escalation_at", "updated_at"])
-    with translation.override("id"):
-        text = _g("Reminder %(n)s: still unacknowledged") % {"n": reminders}
+    data = {"tier": incident.tier, "reminder": reminders, "told": told}
     _event(
         incident,
         EventKind.REMINDED,
         actor=None,
-        text=text,
-        data={"tier": incident.tier, "reminder": reminders, "told": told},
+        text=timeline_text(EventKind.REMINDED, data, "id"),
+        data=data,
         at=now,
     )
 

@@ -78,6 +78,15 @@ class MessageOut(Schema):
     sent_at: datetime | None
     read_at: datetime | None
 
+    # In the recipient's language (an admin reading a dead letter reads the recipient's too).
+    @staticmethod
+    def resolve_title(obj: Message) -> str:
+        return obj.display_title
+
+    @staticmethod
+    def resolve_body(obj: Message) -> str:
+        return obj.display_body
+
     @staticmethod
     def resolve_about(obj: Message) -> dict[str, str] | None:
         return {"type": obj.about_type, "id": obj.about_id} if obj.about_type else None

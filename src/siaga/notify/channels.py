@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 from django.conf import settings
 from django.core.mail import EmailMessage
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from siaga.core.links import public_url
@@ -67,6 +68,8 @@ class Outgoing:
     created_at: datetime
     attempts: int
     lease_owner: str
+    # The recipient's: the words channels add ("(3 times)", the e-mail footer) follow it.
+    language: str = "id"
 
 
 def webhook_payload(message: Outgoing) -> dict[str, Any]:
@@ -274,6 +277,11 @@ def send(message: Outgoing) -> None:
     """Deliver ``message`` or raise ``DeliveryError``."""
     if not message.endpoint_active:
         raise DeliveryError("endpoint_removed: the endpoint was removed", permanent=True)
+    with translation.override(message.language):
+        _send(message)
+
+
+def _send(message: Outgoing) -> None:
     if message.channel == Channel.WEBHOOK:
         send_webhook(message)
     elif message.channel == Channel.TELEGRAM:

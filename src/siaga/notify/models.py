@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from siaga.accounts.models import Membership
 from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import scope_roots
+from siaga.core import i18n
 from siaga.core.ids import uuid7
 from siaga.core.models import UUIDModel
 from siaga.notify.choices import Channel, EndpointChannel, MessageState
@@ -128,8 +129,10 @@ class MessageQuerySet(models.QuerySet["Message"]):
         unread = models.ExpressionWrapper(
             Q(read_at__isnull=True), output_field=models.BooleanField()
         )
-        return self.filter(user=user, channel=Channel.INAPP, state=MessageState.SENT).order_by(
-            unread.desc(), "-created_at", "-id"
+        return (
+            self.filter(user=user, channel=Channel.INAPP, state=MessageState.SENT)
+            .select_related("user")
+            .order_by(unread.desc(), "-created_at", "-id")
         )
 
     def unread_count(self, user: Any) -> int:
@@ -189,6 +192,9 @@ class Message(models.Model):
     kind = models.CharField(_("kind"), max_length=60)
     title = models.CharField(_("title"), max_length=300)
     body = models.TextField(_("body"), blank=True)
+    # Title and body as siaga.core.i18n trees, rendered in the recipient's language when the
+    # message is delivered or shown; title and body above are the same in Bahasa Indonesia.
+    text = models.JSONField(_("text"), default=dict, blank=True)
     url = models.CharField(_("link"), max_length=500, blank=True)
     data = models.JSONField(_("data"), default=dict, blank=True, encoder=DjangoJSONEncoder)
     about_type = models.CharField(_("about (type)"), max_length=60, blank=True)
@@ -268,6 +274,31 @@ class Message(models.Model):
     @property
     def about(self) -> tuple[str, str] | None:
         return (self.about_type, self.about_id) if self.about_type else None
+
+    @property
+    def language(self) -> str:
+        """The recipient's language; a unit's webhook gets the site's default."""
+        chosen = getattr(self.user, "language", "") if self.user_id else ""
+        return chosen or settings.LANGUAGE_CODE
+
+    def rendered(self, language: str | None = None) -> tuple[str, str]:
+        """(title, body) in ``language`` (default: the recipient's)."""
+        if not self.text:
+            return self.title, self.body
+        language = language or self.language
+        title = " ".join(i18n.render(self.text.get("title", self.title), language).split())
+        return (
+            title if len(title) <= 300 else title[:299] + "…",
+            i18n.render(self.text.get("body", self.body), language),
+        )
+
+    @property
+    def display_title(self) -> str:
+        return self.rendered()[0]
+
+    @property
+    def display_body(self) -> str:
+        return self.rendered()[1]
 
     @property
     def is_unread(self) -> bool:

@@ -33,12 +33,13 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import URLValidator, validate_email
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 
 from siaga.accounts.models import AgencyUnit, User
 from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import scope_roots, user_can
+from siaga.core import i18n
 from siaga.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from siaga.core.idempotency import Created, replay_or_conflict
 from siaga.core.ids import uuid7
@@ -74,6 +75,7 @@ class _Content:
     kind: str
     title: str
     body: str
+    text: dict[str, Any]
     url: str
     data: dict[str, Any]
     about_type: str
@@ -85,8 +87,8 @@ class _Content:
 def _content(
     *,
     kind: str,
-    title: str,
-    body: str,
+    title: i18n.Text,
+    body: i18n.Text,
     url: str,
     data: dict[str, Any] | None,
     dedup_key: str,
@@ -105,6 +107,18 @@ def _content(
     url = str(url)
     if url and (not url.startswith("/") or url.startswith("//") or len(url) > 500):
         raise NotifyUsageError("url must be site-relative (/…), at most 500 characters")
+    # A tree is kept to render in each recipient's language; the stored title and body are
+    # its rendering in the default language (what admins and searches see).
+    text = (
+        {"title": title, "body": body} if isinstance(title, dict) or isinstance(body, dict) else {}
+    )
+    if text:
+        try:
+            with translation.override(settings.LANGUAGE_CODE):
+                title, body = i18n.render(title), i18n.render(body)
+            json.dumps(text, allow_nan=False)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise NotifyUsageError(f"title/body is not a text tree: {exc!r}") from None
     title = " ".join(str(title).split())
     if len(title) > 300:
         title = title[:299] + "…"
@@ -121,6 +135,7 @@ def _content(
         kind=kind,
         title=title,
         body=str(body),
+        text=text,
         url=url,
         data=payload,
         about_type=about_type,
@@ -198,6 +213,7 @@ def _new_message(content: _Content, destination: _Destination, now: datetime) ->
         kind=content.kind,
         title=content.title,
         body=content.body,
+        text=content.text,
         url=content.url,
         data=content.data,
         about_type=content.about_type,
@@ -268,6 +284,7 @@ def _write(
             kind=content.kind,
             title=content.title,
             body=content.body,
+            text=content.text,
             url=content.url,
             data=content.data,
             about_type=content.about_type,
@@ -344,8 +361,8 @@ def notify_user(
     user: User,
     *,
     kind: str,
-    title: str,
-    body: str,
+    title: i18n.Text,
+    body: i18n.Text,
     url: str = "",
     data: dict[str, Any] | None = None,
     dedup_key: str,
@@ -390,8 +407,8 @@ def notify_webhooks(
     region_code: str,
     *,
     kind: str,
-    title: str,
-    body: str,
+    title: i18n.Text,
+    body: i18n.Text,
     url: str = "",
     data: dict[str, Any] | None = None,
     dedup_key: str,
@@ -433,6 +450,7 @@ def default_worker_name() -> str:
 def _outgoing(message: Message) -> Outgoing:
     endpoint = message.endpoint
     assert endpoint is not None
+    title, body = message.rendered()
     return Outgoing(
         id=message.id,
         endpoint_id=endpoint.pk,
@@ -442,8 +460,8 @@ def _outgoing(message: Message) -> Outgoing:
         timeout=endpoint.timeout,
         endpoint_active=endpoint.active,
         kind=message.kind,
-        title=message.title,
-        body=message.body,
+        title=title,
+        body=body,
         url=message.url,
         data=message.data,
         about_type=message.about_type,
@@ -452,6 +470,7 @@ def _outgoing(message: Message) -> Outgoing:
         created_at=message.created_at,
         attempts=message.attempts,
         lease_owner=message.lease_owner,
+        language=message.language,
     )
 
 
@@ -480,7 +499,7 @@ def _claim(now: datetime, *, limit: int, worker: str) -> list[Outgoing]:
     )
     claimed = (
         Message.objects.filter(pk__in=ids)
-        .select_related("endpoint")
+        .select_related("endpoint", "user")
         .order_by("next_attempt_at", "created_at")
     )
     return [_outgoing(m) for m in claimed]

@@ -10,8 +10,8 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
-from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from siaga.access.choices import (
     GateEventKind,
@@ -51,6 +51,7 @@ from siaga.accounts.models import User
 from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import user_can
 from siaga.alarms import services as alarms
+from siaga.core import i18n
 from siaga.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from siaga.core.idempotency import Created
 from siaga.core.rows import Columns
@@ -317,11 +318,14 @@ def _watch_zone(site: Site, zone: Zone | None, actor: User, now: dt.datetime) ->
             site=site,
             zone=zone,
             severity="major",
-            message=_g(
-                "%(zone)s: %(count)s inside without both a KPU officer and a Polri or Bawaslu "
-                "officer"
-            )
-            % {"zone": zone.name, "count": len(officers)},
+            message=i18n.text(
+                gettext_noop(
+                    "%(zone)s: %(count)s inside without both a KPU officer and a Polri or "
+                    "Bawaslu officer"
+                ),
+                zone=zone.name,
+                count=len(officers),
+            ),
             actor=actor,
             now=now,
         )

@@ -7,7 +7,6 @@ import datetime as dt
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext as _g
 
 from siaga.access.choices import (
     PENDING_STATES,
@@ -24,6 +23,7 @@ from siaga.accounts.models import User
 from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import scope_roots, unit_covering
 from siaga.alarms import services as alarms
+from siaga.core import i18n
 from siaga.core.crypto import keyed_hash
 from siaga.ledger import services as ledger
 from siaga.privacy import services as privacy
@@ -84,8 +84,13 @@ def flag_overstays(now: dt.datetime | None = None, *, limit: int = 200) -> int:
                 site=presence.site,
                 zone=presence.zone,
                 severity="warning",
-                message=_g("%(name)s is still inside, %(minutes)s minutes past the planned end")
-                % {"name": presence.visitor.name, "minutes": int(late.total_seconds() // 60)},
+                message=i18n.ngettext(
+                    "%(name)s is still inside, %(minutes)s minute past the planned end",
+                    "%(name)s is still inside, %(minutes)s minutes past the planned end",
+                    int(late.total_seconds() // 60),
+                    name=presence.visitor.name,
+                    minutes=int(late.total_seconds() // 60),
+                ),
                 evidence=[
                     {
                         "type": "visitor",

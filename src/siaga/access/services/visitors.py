@@ -10,8 +10,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
-from django.utils.translation import gettext as _g
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from siaga.access.models import (
     Person,
@@ -32,6 +32,7 @@ from siaga.accounts.nik import validate_nik
 from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import scope_roots, unit_covering, user_can
 from siaga.alarms import services as alarms
+from siaga.core import i18n
 from siaga.core.errors import InvalidInput, NotFound, PermissionDenied, TooManyRequests
 from siaga.incidents.photos import decode_photo
 from siaga.ledger import services as ledger
@@ -337,8 +338,11 @@ def _refuse_watchlisted(
             site=site,
             zone=zone,
             severity="major",
-            message=_g("Watchlisted person at the gate: %(name)s (%(nik)s)")
-            % {"name": name, "nik": masked},
+            message=i18n.text(
+                gettext_noop("Watchlisted person at the gate: %(name)s (%(nik)s)"),
+                name=name,
+                nik=masked,
+            ),
             evidence=[{"type": "visitor", "id": evidence_id, "label": name}],
             actor=actor,
             now=now,

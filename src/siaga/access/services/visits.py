@@ -8,9 +8,9 @@ from collections.abc import Sequence
 
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
-from django.utils import timezone, translation
-from django.utils.translation import gettext as _g
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from siaga.access.choices import (
     PENDING_STATES,
@@ -44,6 +44,7 @@ from siaga.accounts.models import Membership, User
 from siaga.accounts.nik import validate_nik
 from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import user_can
+from siaga.core import i18n
 from siaga.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from siaga.core.idempotency import Created
 from siaga.core.ids import uuid7
@@ -240,16 +241,22 @@ def _ask_for_approval(visit: Visit, *, after_hours: bool) -> None:
     people = [visit.host]
     if after_hours:
         people += [u for u in _approvers(visit.site) if u.pk != visit.host_id]
-    with translation.override("id"):
-        title = _g("[SIAGA] Guest waiting at the gate: %(name)s") % {
-            "name": visit.visitor_name or visit.visitor.name
-        }
-        body = _g("%(site)s — %(purpose)s. Approve or deny on SIAGA.") % {
-            "site": visit.site.name,
-            "purpose": visit.get_purpose_display(),
-        }
-        if after_hours:
-            body += " " + _g("After hours: a commissioner's approval is needed.")
+    # Trees (siaga.core.i18n): each person reads it in their own language.
+    title = i18n.text(
+        gettext_noop("[SIAGA] Guest waiting at the gate: %(name)s"),
+        name=visit.visitor_name or visit.visitor.name,
+    )
+    body = i18n.lines(
+        i18n.text(
+            gettext_noop("%(site)s — %(purpose)s. Approve or deny on SIAGA."),
+            site=visit.site.name,
+            purpose=i18n.label(Purpose, visit.purpose),
+        ),
+        i18n.text(gettext_noop("After hours: a commissioner's approval is needed."))
+        if after_hours
+        else None,
+        sep=" ",
+    )
     for user in people:
         notify.notify_user(
             user,
@@ -264,15 +271,12 @@ def _ask_for_approval(visit: Visit, *, after_hours: bool) -> None:
 
 
 def _tell_gate(visit: Visit, step: str) -> None:
-    with translation.override("id"):
-        if step == "approved":
-            title = _g("[SIAGA] Guest approved: %(name)s") % {
-                "name": visit.visitor_name or visit.visitor.name
-            }
-        else:
-            title = _g("[SIAGA] Guest denied: %(name)s") % {
-                "name": visit.visitor_name or visit.visitor.name
-            }
+    title = i18n.text(
+        gettext_noop("[SIAGA] Guest approved: %(name)s")
+        if step == "approved"
+        else gettext_noop("[SIAGA] Guest denied: %(name)s"),
+        name=visit.visitor_name or visit.visitor.name,
+    )
     notify.notify_user(
         visit.registered_by,
         kind=f"visit.{step}",
