@@ -32,10 +32,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from siaga.access import selectors, services
 from siaga.access.choices import PENDING_STATES, ItemKind, Officer, Purpose, VisitState
-from siaga.access.models import Presence, StandingPass, Visit, Visitor
+from siaga.access.models import Presence, StandingPass, Visit, Visitor, record_region
 from siaga.accounts.auth import actor_of
 from siaga.accounts.models import Membership, User
-from siaga.accounts.nik import validate_nik
+from siaga.accounts.nik import validate_nik, warning_message
 from siaga.accounts.permissions import ROLE_ACTIONS, Action
 from siaga.accounts.scoping import scope_roots, user_can
 from siaga.core.errors import InvalidInput, NotFound, SiagaError
@@ -292,9 +292,10 @@ class WalkInForm(forms.Form):
     """The shape of a walk-in; the rules are the service's."""
 
     id = forms.UUIDField(widget=forms.HiddenInput, required=False)
+    # No max_length: a browser would cut a 17-digit typo to a wrong 16-digit NIK without a
+    # word; the one NIK check refuses it (nik_length) instead.
     nik = forms.CharField(
         label=gettext_lazy("NIK"),
-        max_length=32,
         help_text=gettext_lazy("16 digits, from the KTP."),
         widget=forms.TextInput(
             attrs={
@@ -341,6 +342,12 @@ class WalkInForm(forms.Form):
         input_formats=[LOCAL_INPUT],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=LOCAL_INPUT),
     )
+    confirm_correction = forms.BooleanField(
+        label=gettext_lazy(
+            "The KTP says what I typed: correct the record (its old value is kept)."
+        ),
+        required=False,
+    )
     vehicle_plate = forms.CharField(
         label=gettext_lazy("Vehicle plate"),
         max_length=15,
@@ -363,6 +370,18 @@ class WalkInForm(forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.zone_list = zones
+        self.nik_warnings: list[dict[str, str]] = []
+        # While the NIK is typed, the gate's look-up says whom this region knows by it.
+        self.fields["nik"].widget.attrs.update(
+            {
+                "hx-post": reverse("access:walk_in_lookup"),
+                "hx-trigger": "input changed delay:400ms",
+                "hx-target": "#walk-in-known",
+                "hx-swap": "outerHTML",
+                "hx-include": "#walk-in-form [name=site]",
+                "hx-sync": "this:replace",
+            }
+        )
         self.fields["zones"].choices = [(str(z.pk), z.name) for z in zones]  # type: ignore[attr-defined]
         self.fields["host"].choices = [("", "—"), *hosts]  # type: ignore[attr-defined]
         for name, bound in self.fields.items():
@@ -378,9 +397,11 @@ class WalkInForm(forms.Form):
     def clean_nik(self) -> str:
         # The one NIK check every form and the API use: the same message as the service's.
         try:
-            return validate_nik(self.cleaned_data["nik"]).nik
+            checked = validate_nik(self.cleaned_data["nik"])
         except SiagaError as exc:
             raise forms.ValidationError(str(exc.message), code=exc.code) from None
+        self.nik_warnings = _nik_warnings(checked.warnings)
+        return checked.nik
 
     def zone_rows(self) -> list[dict[str, Any]]:
         chosen = set(self["zones"].value() or [])
@@ -394,6 +415,53 @@ class WalkInForm(forms.Form):
             if name in self.fields:
                 widget = self.fields[name].widget
                 widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
+
+
+def _nik_warnings(codes: Iterable[str]) -> list[dict[str, str]]:
+    """The NIK check's warnings (accepted, but worth a look at the KTP), in words."""
+    return [{"code": code, "text": warning_message(code)} for code in codes]
+
+
+def _known_here(user: User, site: Site, nik: str) -> tuple[Visitor | None, str]:
+    """The site's region's record of this NIK through the gate's look-up (throttled, and
+    recorded as a web look-up), or none; with the look-up's refusal code, if any."""
+    try:
+        found = services.lookup_visitor(actor=user, nik=nik, channel="web")
+    except NotFound:
+        return None, "visitor_not_known_here"
+    except SiagaError as exc:
+        return None, exc.code
+    if found.region != record_region(site.region_id):
+        return None, "visitor_not_known_here"
+    return found, "found"
+
+
+@login_required
+@require_POST
+def walk_in_lookup(request: HttpRequest) -> HttpResponse:
+    """While the guard types a NIK: "known here as …" (name, organisation) to confirm or
+    correct, the NIK's warnings, or why the NIK is not one. An htmx fragment, always 200 so
+    that htmx shows it; ``data-code`` says which. A NIK still being typed (under 16
+    characters) is not looked up, so the look-up log holds only real look-ups."""
+    user = actor_of(request)
+    site = _site_from(request.POST.get("site", ""), _sites(user))
+    if site is None:
+        raise Http404
+    if not user_can(user, Action.OPERATE_GATE, site.region_id):
+        return HttpResponse(_("You do not guard this site's gate."), status=403)
+    raw = request.POST.get("nik", "").strip()
+    context: dict[str, Any] = {"code": "", "known": None, "warnings": [], "error": ""}
+    if len(raw) >= 16:
+        try:
+            checked = validate_nik(raw)
+        except SiagaError as exc:
+            context.update(code=exc.code, error=str(exc.message))
+        else:
+            known, code = _known_here(user, site, checked.nik)
+            context.update(code=code, known=known, warnings=_nik_warnings(checked.warnings))
+            if code == "lookup_throttled":
+                context["error"] = _("Too many look-ups by NIK; wait a minute and try again.")
+    return render(request, "access/gate/_known_as.html", context)
 
 
 def _field_of(exc: SiagaError) -> str | None:
@@ -422,6 +490,7 @@ def walk_in(request: HttpRequest) -> HttpResponse:
     tz = time_zone_of(site.region_id)
     error = ""
     status = 200
+    known_as: dict[str, Any] = {}
     if request.method == "POST":
         form = WalkInForm(request.POST, request.FILES, zones=zones, hosts=hosts)
         with timezone.override(tz):  # the time typed is the site's
@@ -451,12 +520,19 @@ def walk_in(request: HttpRequest) -> HttpResponse:
                     planned_end=data["planned_end"],
                     walk_in=True,
                     vehicle_plate=data["vehicle_plate"],
+                    # A name or organisation other than the record's is a correction of the
+                    # record: only once the guard has confirmed it against the KTP.
+                    confirm_record_change=data["confirm_correction"],
                 )
             except SiagaError as exc:
                 error, status = str(exc.message), exc.status
-                name = _field_of(exc)
-                if name in form.fields and name not in form.errors:
-                    form.add_error(name, error)
+                if exc.code == "visitor_record_differs":
+                    known, _code = _known_here(user, site, data["nik"])
+                    known_as = {"code": "differs", "known": known, "confirm": True}
+                else:
+                    name = _field_of(exc)
+                    if name in form.fields and name not in form.errors:
+                        form.add_error(name, error)
             else:
                 visit = result.obj
                 messages.success(
@@ -464,6 +540,8 @@ def walk_in(request: HttpRequest) -> HttpResponse:
                     _("Registered %(name)s (%(reference)s): waiting for the host's decision.")
                     % {"name": visit.visitor.name, "reference": visit.reference},
                 )
+                for warning in form.nik_warnings:
+                    messages.warning(request, warning["text"])
                 # A resend of the same form adds the photo only if the first did not.
                 if photo is not None and (result.created or not visit.visitor.photo_sha256):
                     try:
@@ -489,6 +567,8 @@ def walk_in(request: HttpRequest) -> HttpResponse:
         "site": site,
         "form": form,
         "error": error,
+        "known_as": known_as,
+        "nik_warnings": form.nik_warnings,
         "may_register": user_can(user, Action.OPERATE_GATE, site.region_id),
     }
     return _render(request, "access/gate/walk_in.html", context, site=site, status=status)
@@ -1023,6 +1103,7 @@ def _scan_page(
 urlpatterns: list[URLPattern] = [
     path("", gate_home, name="gate"),
     path("tamu-baru/", walk_in, name="walk_in"),
+    path("tamu-baru/cek-nik/", walk_in_lookup, name="walk_in_lookup"),
     path("kunjungan/<uuid:visit_id>/", visit_detail, name="visit"),
     path("kunjungan/<uuid:visit_id>/setujui/", approve, name="approve"),
     path("kunjungan/<uuid:visit_id>/tolak/", deny, name="deny"),
