@@ -426,3 +426,14 @@ def test_the_same_name_for_a_known_nik_needs_no_confirmation(
     )
     assert response.status_code == 302
     assert VisitorChange.objects.count() == 0
+
+
+def test_the_guard_reads_what_is_missing_in_indonesian(
+    client_for: Any, gate: Gate, guard_okut: User, operator_okut: User
+) -> None:
+    after_hours_now(gate)
+    visit = walk_in_now(gate, guard_okut, operator_okut)
+    services.approve_visit(actor=operator_okut, visit_id=visit.pk)
+    html = client_for(guard_okut).get(visit_url(visit)).content.decode()
+    assert "Menunggu persetujuan komisioner di luar jam kerja" in html
+    assert "Halaman ini diperbarui sendiri pada setiap keputusan." in html
