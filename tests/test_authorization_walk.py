@@ -326,6 +326,8 @@ def _gate_traffic(world: World, operator_okut: User) -> Target:
         "access:check_out": {"id": str(uuid.uuid4()), "visitor": str(event.visitor_id)},
         "access:deny": {"reason": "Tidak ada janji"},
         "access:scan": {"badge": staff_pass.badge_code},
+        # The walk-in's look-up by NIK, at an OKU Timur site, of an OKU Timur person.
+        "access:walk_in_lookup": {"site": str(site.pk), "nik": NIK_GUEST},
         "access:walk_in": {
             "id": str(uuid.uuid4()),
             "site": str(site.pk),

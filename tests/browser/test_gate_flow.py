@@ -1,7 +1,9 @@
 """At the gate, in a real browser on a phone-sized screen (Debian's chromium, driven by
 Playwright): the guard registers a walk-in with a photo, the host approves on her own phone,
 the guard's waiting page sees the approval arrive by itself, lets the guest in, finds them on
-the inside board and checks them out there; a worker's badge is read by the camera, and typed."""
+the inside board and checks them out there; after hours, a walk-in known by NIK waits for the
+host and then for a commissioner, the guard's page following each decision by itself; a
+worker's badge is read by the camera, and typed."""
 
 from __future__ import annotations
 
@@ -16,8 +18,9 @@ from PIL import Image, ImageDraw
 
 from siaga.access import services
 from siaga.access.choices import GateEventKind, VisitState
-from siaga.access.models import GateEvent, Presence, Visit, Visitor
+from siaga.access.models import GateEvent, Presence, SiteRules, Visit, Visitor
 from siaga.accounts.models import User
+from siaga.regions.timezones import WIB
 from tests.access.conftest import NIK_DRIVER, NIK_WORKER, open_all_day
 from tests.browser.conftest import sign_in
 from tests.conftest import World
@@ -257,3 +260,120 @@ def test_a_worker_is_scanned_in_with_the_camera_and_typed_out(
         GateEventKind.CHECK_IN,
         GateEventKind.CHECK_OUT,
     ]
+
+
+def after_hours_now(site: Any) -> None:
+    """The site's after-hours window around the present moment, whatever the hour."""
+    local = timezone.localtime(timezone.now(), WIB)
+    SiteRules.objects.update_or_create(
+        site=site,
+        defaults={
+            "after_hours_start": (local - dt.timedelta(hours=1)).time().replace(microsecond=0),
+            "after_hours_end": (local + dt.timedelta(hours=3)).time().replace(microsecond=0),
+        },
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_after_hours_walk_in_waits_for_host_and_commissioner_then_goes_in_and_out(
+    browser: Any,
+    live_server: Any,
+    world: World,
+    guard_okut: User,
+    operator_okut: User,
+    commissioner_okut: User,
+    tmp_path: Path,
+) -> None:
+    site = world.warehouse_okut
+    gate_zone = site.zones.get(name="Gerbang utama")
+    after_hours_now(site)
+    # OKU Timur knows the driver already, from an earlier delivery.
+    now = timezone.now()
+    services.register_visit(
+        actor=operator_okut,
+        person=services.PersonData(nik=NIK_DRIVER, name="Andi Sopir", organisation="PT Cetak"),
+        site_id=site.pk,
+        zone_ids=[],
+        purpose="delivery",
+        host_id=None,
+        planned_start=now - dt.timedelta(hours=6),
+        planned_end=now - dt.timedelta(hours=5),
+        now=now - dt.timedelta(hours=7),
+    )
+    base = live_server.url
+
+    guard = on_phone(browser, base, "jaga.okut")
+    guard.goto(f"{base}/gerbang/tamu-baru/")
+    guard.wait_for_selector("#walk-in-form")
+    # A 17th digit is kept as typed and called what it is; never cut to a wrong NIK.
+    guard.fill("#walk-in-nik", NIK_DRIVER + "7")
+    guard.wait_for_selector("#walk-in-known[data-code=nik_length]")
+    assert guard.input_value("#walk-in-nik") == NIK_DRIVER + "7"
+    # The right NIK: known here as Andi Sopir of PT Cetak, filled in for the guard to check.
+    guard.fill("#walk-in-nik", NIK_DRIVER)
+    guard.wait_for_selector("#walk-in-known-as")
+    assert guard.inner_text("#known-name") == "Andi Sopir"
+    assert guard.input_value("#walk-in-name") == "Andi Sopir"
+    assert guard.input_value("#walk-in-organisation") == "PT Cetak"
+    guard.select_option("#walk-in-purpose", "delivery")
+    guard.click(f"label:has-text('{gate_zone.name}')")
+    guard.select_option("#walk-in-host", str(operator_okut.pk))
+    guard.screenshot(path=str(tmp_path / "1-known-as.png"), full_page=True)
+    assert no_sideways_scroll(guard)
+    guard.click("#walk-in-submit")
+    guard.wait_for_url(f"{base}/gerbang/kunjungan/*/")
+    visit = Visit.objects.get(walk_in=True)
+    assert (visit.state, visit.visitor_name, visit.after_hours) == (
+        VisitState.REQUESTED,
+        "Andi Sopir",
+        True,
+    )
+    missing = "#missing-approvals li"
+    guard.wait_for_selector(f"{missing}[data-missing=after_hours]")
+    assert guard.query_selector(f"{missing}[data-missing=decision]") is not None
+    assert guard.query_selector("#check-in-form") is None
+    guard.screenshot(path=str(tmp_path / "2-waiting-for-both.png"), full_page=True)
+
+    # The host approves; her page says a commissioner's approval is still missing.
+    host = on_phone(browser, base, "kpu.okut")
+    host.goto(f"{base}/gerbang/persetujuan/")
+    card = f'article[data-visit="{visit.pk}"]'
+    host.wait_for_selector(f"{card} [data-missing=after_hours]")
+    host.click(f"{card} [data-action=approve]")
+    host.wait_for_selector(".alert:has-text('after-hours'), .alert:has-text('jam kerja')")
+    host.screenshot(path=str(tmp_path / "3-host-approved.png"), full_page=True)
+
+    # The guard's page updates by itself: the host's decision is in, the commissioner's not.
+    guard.wait_for_selector(f"{missing}[data-missing=decision]", state="detached", timeout=20000)
+    assert guard.query_selector(f"{missing}[data-missing=after_hours]") is not None
+    assert guard.query_selector("#check-in-form") is None
+    assert guard.get_attribute(".visit-state", "data-state") == "approved"
+
+    # The commissioner approves on her phone; the guard's page updates again and lets in.
+    commissioner = on_phone(browser, base, "komisioner.okut")
+    commissioner.goto(f"{base}/gerbang/persetujuan/")
+    commissioner.wait_for_selector(f"{card} [data-missing=after_hours]")
+    commissioner.screenshot(path=str(tmp_path / "4-commissioner.png"), full_page=True)
+    assert no_sideways_scroll(commissioner)
+    commissioner.click(f"{card} [data-action=approve]")
+    commissioner.wait_for_selector(f"{card}", state="detached")
+    visit.refresh_from_db()
+    assert visit.after_hours_approved_by == commissioner_okut
+
+    guard.wait_for_selector("#check-in-form", timeout=20000)
+    assert guard.query_selector("#waiting-for-decision") is None
+    guard.click(f"label[for='zone-{gate_zone.pk}']")
+    guard.fill("#item-bag", "1")
+    guard.fill("#check-in-note", "Malam, truk boks")
+    guard.screenshot(path=str(tmp_path / "5-check-in.png"), full_page=True)
+    guard.click("#check-in-submit")
+    guard.wait_for_selector("#inside-now")
+    event = GateEvent.objects.get(kind=GateEventKind.CHECK_IN)
+    assert (event.visit, event.zone, event.note) == (visit, gate_zone, "Malam, truk boks")
+    guard.click("#check-out")
+    guard.wait_for_selector(".visit-state[data-state=checked_out]")
+    guard.screenshot(path=str(tmp_path / "6-checked-out.png"), full_page=True)
+    assert not Presence.objects.exists()
+    visit.refresh_from_db()
+    assert visit.state == VisitState.CHECKED_OUT
+    print(f"screenshots in {tmp_path}")

@@ -41,17 +41,29 @@ from siaga.access.services.visitors import (
     set_visitor_photo,
     set_watchlist,
 )
-from siaga.access.services.visits import approve_visit, deny_visit, register_visit
+from siaga.access.services.visits import (
+    MISSING_AFTER_HOURS,
+    MISSING_AFTER_HOURS_LATER,
+    MISSING_DECISION,
+    approvals_missing,
+    approve_visit,
+    deny_visit,
+    register_visit,
+)
 
 __all__ = [
     "EARLY_ARRIVAL",
     "MAX_PASS_LENGTH",
     "MAX_VISIT_LENGTH",
+    "MISSING_AFTER_HOURS",
+    "MISSING_AFTER_HOURS_LATER",
+    "MISSING_DECISION",
     "WATCHLISTED_MESSAGE",
     "Item",
     "PersonData",
     "Watchlisted",
     "_credential",
+    "approvals_missing",
     "approvals_waiting",
     "approve_visit",
     "check_in",

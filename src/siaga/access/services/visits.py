@@ -91,10 +91,16 @@ def register_visit(
     vehicle_plate: str = "",
     id: uuid.UUID | None = None,
     now: dt.datetime | None = None,
+    confirm_record_change: bool = True,
 ) -> Created[Visit]:
     """A host pre-registers a guest (approved at once: the host is the approver), or the guard
     registers a walk-in at the gate (waiting for the host or a commissioner). A commissioner's
-    registration also approves the hours after closing. Idempotent on ``id``."""
+    registration also approves the hours after closing. Idempotent on ``id``.
+
+    A name or organisation that differs from what the region's record holds changes the record
+    (its old value kept in ``VisitorChange``; past visits keep theirs). With
+    ``confirm_record_change=False`` such a change is refused (``visitor_record_differs``)
+    until the caller confirms it: the gate's page asks the guard first."""
     now = now or timezone.now()
     visit_id = id or uuid7()
     existing = Visit.objects.filter(pk=visit_id).select_related("visitor__person").first()
@@ -160,6 +166,8 @@ def register_visit(
         _refuse_watchlisted(
             actor, local, site, zones[0] if zones else None, now, "register", person=person
         )
+    if not confirm_record_change:
+        _refuse_unconfirmed_change(person, nik=nik, region=region)
     rules = rules_of(site)
     approver = not walk_in and (
         host == actor or user_can(actor, Action.APPROVE_ACCESS, site.region_id)
@@ -225,6 +233,47 @@ def register_visit(
         if visit.state == VisitState.REQUESTED:
             _ask_for_approval(visit, after_hours=after_hours)
     return Created(visit, created=True)
+
+
+def _refuse_unconfirmed_change(person: PersonData, *, nik: str, region: str) -> None:
+    known = Visitor.objects.by_nik(nik).filter(region=region).first()
+    if known is None:
+        return
+    typed = {"name": person.name.strip()[:150], "organisation": person.organisation.strip()[:150]}
+    differs = [attr for attr, value in typed.items() if value and value != getattr(known, attr)]
+    if differs:
+        # Names the fields only: the record's values are shown through the recorded look-up.
+        raise Conflict(
+            "visitor_record_differs",
+            _(
+                "This NIK is known here under another name or organisation. Check the KTP, "
+                "then confirm the correction or keep what the record holds."
+            ),
+            detail={"field": differs[0], "fields": differs},
+        )
+
+
+MISSING_DECISION = "decision"
+MISSING_AFTER_HOURS = "after_hours"
+MISSING_AFTER_HOURS_LATER = "after_hours_later"
+
+
+def approvals_missing(visit: Visit, *, now: dt.datetime | None = None) -> list[str]:
+    """What the visit still lacks: ``decision`` (the host's or an approver's),
+    ``after_hours`` (it is after hours now and no commissioner or Kapolres has approved: the
+    gate refuses entry) and ``after_hours_later`` (the window reaches after hours, entry is
+    allowed now but not then). Empty once nothing is missing; nothing for a visit that is
+    over, denied or expired."""
+    now = now or timezone.now()
+    if visit.state not in (*PENDING_STATES, VisitState.CHECKED_IN) or visit.planned_end <= now:
+        return []
+    missing = [MISSING_DECISION] if visit.state == VisitState.REQUESTED else []
+    if visit.after_hours_approved_at is None:
+        if rules_of(visit.site).is_after_hours(local_time(visit.site, now).time()):
+            missing.append(MISSING_AFTER_HOURS)
+        elif visit.after_hours:
+            missing.append(MISSING_AFTER_HOURS_LATER)
+    return missing
 
 
 def _approvers(site: Site) -> QuerySet[User]:

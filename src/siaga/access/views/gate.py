@@ -32,10 +32,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from siaga.access import selectors, services
 from siaga.access.choices import PENDING_STATES, ItemKind, Officer, Purpose, VisitState
-from siaga.access.models import Presence, StandingPass, Visit, Visitor
+from siaga.access.models import Presence, StandingPass, Visit, Visitor, record_region
 from siaga.accounts.auth import actor_of
 from siaga.accounts.models import Membership, User
-from siaga.accounts.nik import validate_nik
+from siaga.accounts.nik import validate_nik, warning_message
 from siaga.accounts.permissions import ROLE_ACTIONS, Action
 from siaga.accounts.scoping import scope_roots, user_can
 from siaga.core.errors import InvalidInput, NotFound, SiagaError
@@ -292,9 +292,10 @@ class WalkInForm(forms.Form):
     """The shape of a walk-in; the rules are the service's."""
 
     id = forms.UUIDField(widget=forms.HiddenInput, required=False)
+    # No max_length: a browser would cut a 17-digit typo to a wrong 16-digit NIK without a
+    # word; the one NIK check refuses it (nik_length) instead.
     nik = forms.CharField(
         label=gettext_lazy("NIK"),
-        max_length=32,
         help_text=gettext_lazy("16 digits, from the KTP."),
         widget=forms.TextInput(
             attrs={
@@ -341,6 +342,12 @@ class WalkInForm(forms.Form):
         input_formats=[LOCAL_INPUT],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format=LOCAL_INPUT),
     )
+    confirm_correction = forms.BooleanField(
+        label=gettext_lazy(
+            "The KTP says what I typed: correct the record (its old value is kept)."
+        ),
+        required=False,
+    )
     vehicle_plate = forms.CharField(
         label=gettext_lazy("Vehicle plate"),
         max_length=15,
@@ -363,6 +370,18 @@ class WalkInForm(forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.zone_list = zones
+        self.nik_warnings: list[dict[str, str]] = []
+        # While the NIK is typed, the gate's look-up says whom this region knows by it.
+        self.fields["nik"].widget.attrs.update(
+            {
+                "hx-post": reverse("access:walk_in_lookup"),
+                "hx-trigger": "input changed delay:400ms",
+                "hx-target": "#walk-in-known",
+                "hx-swap": "outerHTML",
+                "hx-include": "#walk-in-form [name=site]",
+                "hx-sync": "this:replace",
+            }
+        )
         self.fields["zones"].choices = [(str(z.pk), z.name) for z in zones]  # type: ignore[attr-defined]
         self.fields["host"].choices = [("", "—"), *hosts]  # type: ignore[attr-defined]
         for name, bound in self.fields.items():
@@ -378,9 +397,11 @@ class WalkInForm(forms.Form):
     def clean_nik(self) -> str:
         # The one NIK check every form and the API use: the same message as the service's.
         try:
-            return validate_nik(self.cleaned_data["nik"]).nik
+            checked = validate_nik(self.cleaned_data["nik"])
         except SiagaError as exc:
             raise forms.ValidationError(str(exc.message), code=exc.code) from None
+        self.nik_warnings = _nik_warnings(checked.warnings)
+        return checked.nik
 
     def zone_rows(self) -> list[dict[str, Any]]:
         chosen = set(self["zones"].value() or [])
@@ -394,6 +415,53 @@ class WalkInForm(forms.Form):
             if name in self.fields:
                 widget = self.fields[name].widget
                 widget.attrs["class"] = f"{widget.attrs.get('class', '')} is-invalid".strip()
+
+
+def _nik_warnings(codes: Iterable[str]) -> list[dict[str, str]]:
+    """The NIK check's warnings (accepted, but worth a look at the KTP), in words."""
+    return [{"code": code, "text": warning_message(code)} for code in codes]
+
+
+def _known_here(user: User, site: Site, nik: str) -> tuple[Visitor | None, str]:
+    """The site's region's record of this NIK through the gate's look-up (throttled, and
+    recorded as a web look-up), or none; with the look-up's refusal code, if any."""
+    try:
+        found = services.lookup_visitor(actor=user, nik=nik, channel="web")
+    except NotFound:
+        return None, "visitor_not_known_here"
+    except SiagaError as exc:
+        return None, exc.code
+    if found.region != record_region(site.region_id):
+        return None, "visitor_not_known_here"
+    return found, "found"
+
+
+@login_required
+@require_POST
+def walk_in_lookup(request: HttpRequest) -> HttpResponse:
+    """While the guard types a NIK: "known here as …" (name, organisation) to confirm or
+    correct, the NIK's warnings, or why the NIK is not one. An htmx fragment, always 200 so
+    that htmx shows it; ``data-code`` says which. A NIK still being typed (under 16
+    characters) is not looked up, so the look-up log holds only real look-ups."""
+    user = actor_of(request)
+    site = _site_from(request.POST.get("site", ""), _sites(user))
+    if site is None:
+        raise Http404
+    if not user_can(user, Action.OPERATE_GATE, site.region_id):
+        return HttpResponse(_("You do not guard this site's gate."), status=403)
+    raw = request.POST.get("nik", "").strip()
+    context: dict[str, Any] = {"code": "", "known": None, "warnings": [], "error": ""}
+    if len(raw) >= 16:
+        try:
+            checked = validate_nik(raw)
+        except SiagaError as exc:
+            context.update(code=exc.code, error=str(exc.message))
+        else:
+            known, code = _known_here(user, site, checked.nik)
+            context.update(code=code, known=known, warnings=_nik_warnings(checked.warnings))
+            if code == "lookup_throttled":
+                context["error"] = _("Too many look-ups by NIK; wait a minute and try again.")
+    return render(request, "access/gate/_known_as.html", context)
 
 
 def _field_of(exc: SiagaError) -> str | None:
@@ -422,6 +490,7 @@ def walk_in(request: HttpRequest) -> HttpResponse:
     tz = time_zone_of(site.region_id)
     error = ""
     status = 200
+    known_as: dict[str, Any] = {}
     if request.method == "POST":
         form = WalkInForm(request.POST, request.FILES, zones=zones, hosts=hosts)
         with timezone.override(tz):  # the time typed is the site's
@@ -451,12 +520,19 @@ def walk_in(request: HttpRequest) -> HttpResponse:
                     planned_end=data["planned_end"],
                     walk_in=True,
                     vehicle_plate=data["vehicle_plate"],
+                    # A name or organisation other than the record's is a correction of the
+                    # record: only once the guard has confirmed it against the KTP.
+                    confirm_record_change=data["confirm_correction"],
                 )
             except SiagaError as exc:
                 error, status = str(exc.message), exc.status
-                name = _field_of(exc)
-                if name in form.fields and name not in form.errors:
-                    form.add_error(name, error)
+                if exc.code == "visitor_record_differs":
+                    known, _code = _known_here(user, site, data["nik"])
+                    known_as = {"code": "differs", "known": known, "confirm": True}
+                else:
+                    name = _field_of(exc)
+                    if name in form.fields and name not in form.errors:
+                        form.add_error(name, error)
             else:
                 visit = result.obj
                 messages.success(
@@ -464,6 +540,8 @@ def walk_in(request: HttpRequest) -> HttpResponse:
                     _("Registered %(name)s (%(reference)s): waiting for the host's decision.")
                     % {"name": visit.visitor.name, "reference": visit.reference},
                 )
+                for warning in form.nik_warnings:
+                    messages.warning(request, warning["text"])
                 # A resend of the same form adds the photo only if the first did not.
                 if photo is not None and (result.created or not visit.visitor.photo_sha256):
                     try:
@@ -489,6 +567,8 @@ def walk_in(request: HttpRequest) -> HttpResponse:
         "site": site,
         "form": form,
         "error": error,
+        "known_as": known_as,
+        "nik_warnings": form.nik_warnings,
         "may_register": user_can(user, Action.OPERATE_GATE, site.region_id),
     }
     return _render(request, "access/gate/walk_in.html", context, site=site, status=status)
@@ -502,21 +582,61 @@ def _visible_visits(user: User) -> QuerySet[Visit]:
     return Visit.objects.for_user(user, Action.VIEW)
 
 
-@login_required
-@require_GET
-def visit_detail(request: HttpRequest, visit_id: uuid.UUID) -> HttpResponse:
+def _poll_stamp(state: str, after_hours_approved: bool) -> str:
+    """What the waiting page compares: the state and whether the after-hours approval came, so
+    that the guard's page updates on the host's decision and on the commissioner's."""
+    return f"{state}.{'ah' if after_hours_approved else 'no'}"
+
+
+def _missing_lines(visit: Visit, missing: list[str]) -> list[dict[str, str]]:
+    """Each approval the visit still lacks, and who can give it, in words."""
+    rules = services.rules_of(visit.site)
+    lines = []
+    for code in missing:
+        if code == services.MISSING_DECISION:
+            text = _(
+                "Waiting for the host's decision: %(host)s, or a KPU commissioner or the "
+                "Kapolres of the region."
+            ) % {"host": visit.host.display_name}
+        elif code == services.MISSING_AFTER_HOURS:
+            text = _(
+                "Waiting for a commissioner's after-hours approval: a KPU commissioner or the "
+                "Kapolres of the region must approve before the guest may enter."
+            )
+        else:
+            text = _(
+                "From %(start)s the visit needs a commissioner's after-hours approval too: a "
+                "KPU commissioner or the Kapolres of the region can give it."
+            ) % {"start": rules.after_hours_start.strftime("%H:%M")}
+        lines.append({"code": code, "text": text})
+    return lines
+
+
+def _posted_check_in(post: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What the guard typed into a refused check-in, to fill the form in again."""
+    if post is None:
+        return {}
+    getlist = getattr(post, "getlist", None)
+    return {
+        "id": str(post.get("id", "")),
+        "zone": str(post.get("zone", "")),
+        "note": str(post.get("note", ""))[:500],
+        "vehicle_plate": str(post.get("vehicle_plate", ""))[:15],
+        "companions": [str(c) for c in getlist("companions")] if getlist else [],
+        "items": {kind: str(post.get(f"item_{kind}", ""))[:4] for kind in ItemKind.values},
+    }
+
+
+def _visit_page(
+    request: HttpRequest,
+    visit_id: uuid.UUID,
+    *,
+    posted: Mapping[str, Any] | None = None,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    """The visit's page; after a refused write, with the refusal and what was typed."""
     user = actor_of(request)
-    if request.htmx and "since" in request.GET:  # type: ignore[attr-defined]
-        # The waiting guard's page asks every few seconds whether the decision has come;
-        # it reloads itself when it has (nothing typed on it is lost: there is no form).
-        state = _visible_visits(user).filter(pk=visit_id).values_list("state", flat=True).first()
-        if state is None:
-            raise Http404
-        if state == request.GET["since"]:
-            return HttpResponse(status=204)
-        response = HttpResponse()
-        response["HX-Refresh"] = "true"
-        return response
     visit = (
         _visible_visits(user)
         .select_related(
@@ -543,10 +663,20 @@ def visit_detail(request: HttpRequest, visit_id: uuid.UUID) -> HttpResponse:
         .select_related("zone")
         .first()
     )
-    may_enter = can_operate and visit.state in (VisitState.APPROVED, VisitState.CHECKED_IN)
-    rules = services.rules_of(site)
     now = timezone.now()
-    after_hours_now = rules.is_after_hours(_local(site, now).time())
+    missing = services.approvals_missing(visit, now=now)
+    blocking = {services.MISSING_DECISION, services.MISSING_AFTER_HOURS} & set(missing)
+    # Offered only when the gate would let the guest in now: no approval missing, not over.
+    may_enter = (
+        can_operate
+        and visit.state in (VisitState.APPROVED, VisitState.CHECKED_IN)
+        and visit.planned_end > now
+        and not blocking
+    )
+    again = _posted_check_in(posted)
+    items = _item_fields()
+    for item in items:
+        item["value"] = again.get("items", {}).get(item["kind"], "")
     context = {
         "visit": visit,
         "site": site,
@@ -560,37 +690,80 @@ def visit_detail(request: HttpRequest, visit_id: uuid.UUID) -> HttpResponse:
         and visit.after_hours_approved_at is None,
         "may_enter": may_enter,
         "can_check_out": can_operate and presence is not None,
-        "waiting": visit.state == VisitState.REQUESTED and visit.planned_end > now,
-        "after_hours_warning": after_hours_now
-        and visit.state in PENDING_STATES
-        and visit.after_hours_approved_at is None,
+        "missing": _missing_lines(visit, missing),
+        "waiting": bool(missing),
+        "poll_stamp": _poll_stamp(visit.state, visit.after_hours_approved_at is not None),
         "expired": visit.state in PENDING_STATES and visit.planned_end <= now,
         "companions": _people_inside(site, besides=visit.visitor_id) if may_enter else [],
-        "items": _item_fields(),
+        "items": items,
         "events": list(visit.gate_events.select_related("zone", "from_zone", "guard")),
-        "check_in_id": uuid7(),
+        "check_in_id": again.get("id") or uuid7(),
         "check_out_id": uuid7(),
+        "posted": again,
+        "error": error,
         "roll_call_url": _url_or_none("access:roll_call", site_id=site.pk),
     }
-    return _render(request, "access/gate/visit.html", context, site=site)
+    return _render(request, "access/gate/visit.html", context, site=site, status=status)
+
+
+@login_required
+@require_GET
+def visit_detail(request: HttpRequest, visit_id: uuid.UUID) -> HttpResponse:
+    user = actor_of(request)
+    if request.htmx and "since" in request.GET:  # type: ignore[attr-defined]
+        # The waiting page asks every few seconds whether a decision has come (the host's or
+        # the commissioner's); it reloads itself when one has. It shows no form that a reload
+        # could lose: the check-in is offered only once nothing is missing.
+        row = (
+            _visible_visits(user)
+            .filter(pk=visit_id)
+            .values_list("state", "after_hours_approved_at")
+            .first()
+        )
+        if row is None:
+            raise Http404
+        if _poll_stamp(row[0], row[1] is not None) == request.GET["since"]:
+            return HttpResponse(status=204)
+        response = HttpResponse()
+        response["HX-Refresh"] = "true"
+        return response
+    return _visit_page(request, visit_id)
+
+
+def _approved_message(visit: Visit) -> str:
+    missing = services.approvals_missing(visit)
+    if services.MISSING_AFTER_HOURS in missing:
+        return _(
+            "Approved. Still missing: a commissioner's after-hours approval (a KPU commissioner "
+            "or the Kapolres); the guard may not let the guest in until then."
+        )
+    if services.MISSING_AFTER_HOURS_LATER in missing:
+        return _(
+            "Approved: the guard can let the guest in now. After hours, entry needs a "
+            "commissioner's approval too (a KPU commissioner or the Kapolres)."
+        )
+    return _("Approved: the guard can let the guest in.")
 
 
 def _decide(
-    request: HttpRequest, visit_id: uuid.UUID, change: Callable[[User], Any], done: str
+    request: HttpRequest,
+    visit_id: uuid.UUID,
+    change: Callable[[User], Visit],
+    done: Callable[[Visit], str],
 ) -> HttpResponse:
     """One decision by the signed-in person. A visit they cannot see is a 404 before the
-    service looks at anything; any other refusal is shown on the page."""
+    service looks at anything; any other refusal answers its own status (403 for a person who
+    may not decide) with the visit's page and the reason."""
     user = actor_of(request)
     if not _visible_visits(user).filter(pk=visit_id).exists():
         raise Http404
     try:
-        change(user)
+        visit = change(user)
     except NotFound as exc:
         raise Http404 from exc
     except SiagaError as exc:
-        messages.error(request, str(exc.message))
-    else:
-        messages.success(request, done)
+        return _visit_page(request, visit_id, error=str(exc.message), status=exc.status)
+    messages.success(request, done(visit))
     return _back_to(request, reverse("access:visit", kwargs={"visit_id": visit_id}))
 
 
@@ -601,7 +774,7 @@ def approve(request: HttpRequest, visit_id: uuid.UUID) -> HttpResponse:
         request,
         visit_id,
         lambda actor: services.approve_visit(actor=actor, visit_id=visit_id),
-        _("Approved: the guard can let the guest in."),
+        _approved_message,
     )
 
 
@@ -613,7 +786,7 @@ def deny(request: HttpRequest, visit_id: uuid.UUID) -> HttpResponse:
         request,
         visit_id,
         lambda actor: services.deny_visit(actor=actor, visit_id=visit_id, reason=reason),
-        _("Denied: the guard has been told."),
+        lambda _visit: _("Denied: the guard has been told."),
     )
 
 
@@ -637,11 +810,28 @@ def _scan_url(site_id: Any) -> str:
         return url
 
 
+def _refused_page(
+    request: HttpRequest, exc: SiagaError | str, *, status: int, back: str
+) -> HttpResponse:
+    """A refusal with no page of its own to show it on: its status, its reason, a way back."""
+    message = exc if isinstance(exc, str) else str(exc.message)
+    target = request.POST.get("next", "")
+    if not (
+        target
+        and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+    ):
+        target = back
+    context = {"error": message, "back_url": target}
+    return _render(request, "access/gate/refused.html", context, status=status)
+
+
 @login_required
 @require_POST
 def check_in(request: HttpRequest) -> HttpResponse:
     """In through the gate, or on into a zone: with a visit (its page) or a badge (the
-    scanner)."""
+    scanner). A refusal answers its status with the same page, filled in as it was sent."""
     user = actor_of(request)
     post = request.POST
     badge = post.get("badge", "").strip()[:60]
@@ -656,8 +846,9 @@ def check_in(request: HttpRequest) -> HttpResponse:
     else:
         fallback = _scan_url(post.get("site", ""))
         if badge and _visible_badge(user, badge) is None:
-            messages.error(request, _("This badge is not known."))
-            return _back_to(request, fallback)
+            return _scan_page(
+                request, site_raw="", badge=badge, error=_("This badge is not known."), status=404
+            )
     try:
         result = services.check_in(
             actor=user,
@@ -677,17 +868,30 @@ def check_in(request: HttpRequest) -> HttpResponse:
     except NotFound as exc:
         if visit_id is not None:
             raise Http404 from exc
-        messages.error(request, str(exc.message))
-    except SiagaError as exc:
-        messages.error(request, str(exc.message))
-    else:
-        event = result.obj
-        where = event.zone.name if event.zone else _("the grounds")
-        messages.success(
-            request,
-            _("Checked in: %(name)s, into %(where)s.")
-            % {"name": event.visitor.name, "where": where},
+        return _scan_page(
+            request, site_raw="", badge=badge, error=str(exc.message), status=exc.status
         )
+    except SiagaError as exc:
+        if visit_id is not None:
+            return _visit_page(
+                request, visit_id, posted=post, error=str(exc.message), status=exc.status
+            )
+        if badge:
+            return _scan_page(
+                request,
+                site_raw="",
+                badge=badge,
+                posted=post,
+                error=str(exc.message),
+                status=exc.status,
+            )
+        return _refused_page(request, exc, status=exc.status, back=fallback)
+    event = result.obj
+    where = event.zone.name if event.zone else _("the grounds")
+    messages.success(
+        request,
+        _("Checked in: %(name)s, into %(where)s.") % {"name": event.visitor.name, "where": where},
+    )
     return _back_to(request, fallback)
 
 
@@ -695,7 +899,7 @@ def check_in(request: HttpRequest) -> HttpResponse:
 @require_POST
 def check_out(request: HttpRequest) -> HttpResponse:
     """Out of the site: by person (the inside board), visit (its page) or badge (the
-    scanner)."""
+    scanner). A refusal answers its status (403 for someone who does not guard this gate)."""
     user = actor_of(request)
     post = request.POST
     badge = post.get("badge", "").strip()[:60]
@@ -715,8 +919,9 @@ def check_out(request: HttpRequest) -> HttpResponse:
     elif badge:
         fallback = _scan_url(post.get("site", ""))
         if _visible_badge(user, badge) is None:
-            messages.error(request, _("This badge is not known."))
-            return _back_to(request, fallback)
+            return _scan_page(
+                request, site_raw="", badge=badge, error=_("This badge is not known."), status=404
+            )
     try:
         result = services.check_out(
             actor=user,
@@ -730,13 +935,18 @@ def check_out(request: HttpRequest) -> HttpResponse:
     except NotFound as exc:
         if visit_id is not None or visitor_id is not None:
             raise Http404 from exc
-        messages.error(request, str(exc.message))
+        return _refused_page(request, exc, status=exc.status, back=fallback)
     except SiagaError as exc:
-        messages.error(request, str(exc.message))
-    else:
-        messages.success(
-            request, _("Checked out: %(name)s has left.") % {"name": result.obj.visitor.name}
-        )
+        if visit_id is not None:
+            return _visit_page(request, visit_id, error=str(exc.message), status=exc.status)
+        if badge:
+            return _scan_page(
+                request, site_raw="", badge=badge, error=str(exc.message), status=exc.status
+            )
+        return _refused_page(request, exc, status=exc.status, back=fallback)
+    messages.success(
+        request, _("Checked out: %(name)s has left.") % {"name": result.obj.visitor.name}
+    )
     return _back_to(request, fallback)
 
 
@@ -749,12 +959,18 @@ def check_out(request: HttpRequest) -> HttpResponse:
 def approvals(request: HttpRequest) -> HttpResponse:
     visits = (
         services.approvals_waiting(actor_of(request))
-        .select_related("visitor", "site", "host", "registered_by")
+        .select_related("visitor", "site__access_rules", "host", "registered_by")
         .prefetch_related("zones")
         .order_by("planned_start")
     )
+    now = timezone.now()
     rows = [
-        {"visit": visit, "when": _window(visit), "photo_url": _photo_url(visit.visitor)}
+        {
+            "visit": visit,
+            "when": _window(visit),
+            "photo_url": _photo_url(visit.visitor),
+            "missing": _missing_lines(visit, services.approvals_missing(visit, now=now)),
+        }
         for visit in visits[:200]
     ]
     return _render(request, "access/gate/approvals.html", {"rows": rows})
@@ -826,41 +1042,60 @@ def inside(request: HttpRequest, site_id: uuid.UUID) -> HttpResponse:
 def scan(request: HttpRequest) -> HttpResponse:
     """Step one: the camera (or the guard's thumbs) reads the badge; step two: the holder's
     face and pass are shown, and the guard lets them in or out."""
+    return _scan_page(
+        request,
+        site_raw=request.GET.get("site", ""),
+        badge=request.GET.get("badge", "").strip()[:60],
+    )
+
+
+def _scan_page(
+    request: HttpRequest,
+    *,
+    site_raw: str,
+    badge: str,
+    posted: Mapping[str, Any] | None = None,
+    error: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    """The scanner; after a refused check-in, with the refusal and what was typed."""
     user = actor_of(request)
     sites = _sites(user)
-    site = _site_from(request.GET.get("site", ""), sites)
-    badge = request.GET.get("badge", "").strip()[:60]
-    context: dict[str, Any] = {"site": site, "badge": badge, "error": ""}
-    status = 200
-    if badge:
-        issued = _visible_badge(user, badge)
-        if issued is None:
-            context["error"] = _("This badge is not known.")
-            status = 404
-        else:
-            refusal = services.pass_refusal(issued, timezone.now())
-            presence = (
-                Presence.objects.filter(visitor_id=issued.visitor_id)
-                .select_related("zone", "site")
-                .first()
-            )
-            site = issued.site
-            context.update(
-                {
-                    "site": site,
-                    "issued": issued,
-                    "photo_url": _photo_url(issued.visitor),
-                    "refusal": PASS_REFUSALS.get(refusal, "") if refusal else "",
-                    "presence": presence,
-                    "inside_elsewhere": presence is not None and presence.site_id != site.pk,
-                    "zones": _zone_choices(issued.zones.all()),
-                    "companions": _people_inside(site, besides=issued.visitor_id),
-                    "can_operate": user_can(user, Action.OPERATE_GATE, site.region_id),
-                    "check_in_id": uuid7(),
-                    "check_out_id": uuid7(),
-                    "items": _item_fields(),
-                }
-            )
+    site = _site_from(site_raw, sites)
+    context: dict[str, Any] = {"site": site, "badge": badge, "error": error}
+    issued = _visible_badge(user, badge) if badge else None
+    if badge and issued is None:
+        context["error"] = _("This badge is not known.")
+        status = 404
+    elif issued is not None:
+        refusal = services.pass_refusal(issued, timezone.now())
+        presence = (
+            Presence.objects.filter(visitor_id=issued.visitor_id)
+            .select_related("zone", "site")
+            .first()
+        )
+        site = issued.site
+        again = _posted_check_in(posted)
+        items = _item_fields()
+        for item in items:
+            item["value"] = again.get("items", {}).get(item["kind"], "")
+        context.update(
+            {
+                "site": site,
+                "issued": issued,
+                "photo_url": _photo_url(issued.visitor),
+                "refusal": PASS_REFUSALS.get(refusal, "") if refusal else "",
+                "presence": presence,
+                "inside_elsewhere": presence is not None and presence.site_id != site.pk,
+                "zones": _zone_choices(issued.zones.all()),
+                "companions": _people_inside(site, besides=issued.visitor_id),
+                "can_operate": user_can(user, Action.OPERATE_GATE, site.region_id),
+                "check_in_id": again.get("id") or uuid7(),
+                "check_out_id": uuid7(),
+                "items": items,
+                "posted": again,
+            }
+        )
     context["back_url"] = _scan_url(site.pk if site else "")
     return _render(request, "access/gate/scan.html", context, site=site, status=status)
 
@@ -868,6 +1103,7 @@ def scan(request: HttpRequest) -> HttpResponse:
 urlpatterns: list[URLPattern] = [
     path("", gate_home, name="gate"),
     path("tamu-baru/", walk_in, name="walk_in"),
+    path("tamu-baru/cek-nik/", walk_in_lookup, name="walk_in_lookup"),
     path("kunjungan/<uuid:visit_id>/", visit_detail, name="visit"),
     path("kunjungan/<uuid:visit_id>/setujui/", approve, name="approve"),
     path("kunjungan/<uuid:visit_id>/tolak/", deny, name="deny"),

@@ -466,6 +466,13 @@ def passes(request: HttpRequest) -> HttpResponse:
             else:
                 messages.info(request, _("This pass was already issued; nothing new was created."))
             return redirect("access:badge", pass_id=result.obj.pk)
+    return _passes_page(request, user, posted=posted, status=status)
+
+
+def _passes_page(
+    request: HttpRequest, user: User, *, posted: Any = None, status: int = 200
+) -> HttpResponse:
+    posted = posted or {}
     now = timezone.now()
     listed = _passes_in_scope(user)
     site_id = _uuid(request.GET.get("site"))
@@ -512,9 +519,9 @@ def pass_revoke(request: HttpRequest, pass_id: uuid.UUID) -> HttpResponse:
     except NotFound as exc:
         raise Http404 from exc
     except SiagaError as exc:
-        _refused(request, exc)
-    else:
-        messages.success(request, _("Pass revoked: its badge no longer opens the gate."))
+        # The list of passes, with the reason, under the refusal's own status (403).
+        return _passes_page(request, user, status=_refused(request, exc))
+    messages.success(request, _("Pass revoked: its badge no longer opens the gate."))
     return redirect("access:passes")
 
 

@@ -6,20 +6,46 @@
   const form = document.getElementById("walk-in-form");
   if (!form) return;
 
+  // The NIK is never cut or rewritten here: a 17th digit is a typo the guard must see, and the
+  // server refuses it (nik_length). The count turns red past 16 or on anything not a digit.
   const nik = document.getElementById("walk-in-nik");
   if (nik) {
     const help = nik.parentElement.querySelector(".form-text");
     const original = help ? help.textContent : "";
     nik.addEventListener("input", () => {
-      const digits = nik.value.replace(/\D/g, "").slice(0, 16);
-      if (digits !== nik.value) nik.value = digits;
+      const typed = nik.value.trim();
+      const digits = typed.replace(/\D/g, "").length;
+      const wrong = typed.length > 16 || digits !== typed.length;
+      nik.classList.toggle("is-invalid", wrong);
       if (help) {
-        help.textContent = digits.length
-          ? form.dataset.msgDigits.replace("%(n)s", String(digits.length))
+        help.textContent = typed.length
+          ? form.dataset.msgDigits.replace("%(n)s", String(typed.length))
           : original;
+        help.classList.toggle("text-danger", wrong);
       }
     });
   }
+
+  // "Known here as …": the guard takes the record's name and organisation with one tap; an
+  // empty name is filled in from it. Anything else typed stays until the guard decides.
+  const name = document.getElementById("walk-in-name");
+  const organisation = document.getElementById("walk-in-organisation");
+  form.addEventListener("click", (event) => {
+    const use = event.target.closest("#known-use");
+    if (!use) return;
+    if (name) name.value = use.dataset.name || "";
+    if (organisation) organisation.value = use.dataset.organisation || "";
+    const confirm = document.getElementById("walk-in-confirm-correction");
+    if (confirm) confirm.checked = false;
+  });
+  document.body.addEventListener("htmx:afterSwap", () => {
+    const use = document.getElementById("known-use");
+    if (!use || !name || name.value.trim()) return;
+    name.value = use.dataset.name || "";
+    if (organisation && !organisation.value.trim()) {
+      organisation.value = use.dataset.organisation || "";
+    }
+  });
 
   const photo = document.getElementById("walk-in-photo");
   const preview = document.getElementById("walk-in-photo-preview");
