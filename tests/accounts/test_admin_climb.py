@@ -32,6 +32,7 @@ def _user_form(user: User, **extra: Any) -> dict[str, Any]:
         "email": "",
         "is_active": "on",
         "phone": "",
+        "language": user.language,
         "last_login_0": "",
         "last_login_1": "",
         "date_joined_0": "2026-01-01",
