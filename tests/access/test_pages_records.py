@@ -127,7 +127,10 @@ def traffic(
         visit_id=visit.pk,
         zone_id=gate.gate_zone.pk,
         vehicle_plate="bg1234ab",
-        items=[services.Item(kind="document", count=2, label="Surat jalan")],
+        items=[
+            services.Item(kind="document", count=2, label="Surat jalan"),
+            services.Item(kind="bag", count=1),
+        ],
     )
     operator_in = _in(
         guard_okut,
@@ -176,7 +179,7 @@ def test_log_shows_the_kabupatens_events_newest_first_in_local_time(
     assert ">10:00 <" in row and "WIB" in row and "31 Jan 2029" in row
     assert "Andi Sopir" in row and "1608********0001" in row and NIK_DRIVER not in html
     assert "→ Gerbang utama" in row
-    assert "BG 1234 AB" in row and "2× Surat jalan" in row
+    assert "BG 1234 AB" in row and "2× Surat jalan, 1× Bag" in row
     assert driver_in.badge in row and driver_in.badge.startswith("KJ-")
     assert f'href="/ledger/entries/{driver_in.ledger_seq}/"' in row
     assert f">#{driver_in.ledger_seq}</a>" in row
@@ -326,7 +329,7 @@ def test_export_holds_exactly_the_filtered_rows(
             "1608********0001",
             "PT Percetakan",
             in_.badge,
-            "jaga.okut",
+            "Jaga",  # the guard by name, not by account
             None,
             None,
             None,
@@ -344,9 +347,9 @@ def test_export_holds_exactly_the_filtered_rows(
             "1608********0001",
             "PT Percetakan",
             in_.badge,
-            "jaga.okut",
+            "Jaga",  # the guard by name, not by account
             None,
-            "2× Surat jalan",
+            "2× Surat jalan, 1× Bag",
             "BG 1234 AB",
             None,
             in_.ledger_seq,

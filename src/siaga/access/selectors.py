@@ -242,14 +242,26 @@ def export_workbook(events: QuerySet[GateEvent], *, title: str) -> bytes:
                 event.visitor.masked_nik,
                 event.visitor.organisation,
                 event.badge,
-                event.guard.username,
+                event.guard.display_name,
                 ", ".join(c.get("name", "") for c in event.companions),
-                ", ".join(
-                    f"{i.get('count', 1)}× {i.get('label') or i.get('kind')}" for i in event.items
-                ),
+                items_in_words(event.items),
                 event.vehicle_plate,
                 event.note,
                 event.ledger_seq,
             ]
         )
     return book.to_bytes()
+
+
+def items_in_words(items: list[dict[str, Any]]) -> str:
+    """Declared items as a reader says them: "2× Tas, 1× Laptop" (the kind's label in the
+    active language, or the label the guard typed)."""
+    from siaga.access.choices import ItemKind
+
+    def label(item: dict[str, Any]) -> str:
+        if item.get("label"):
+            return str(item["label"])
+        kind = item.get("kind", "")
+        return str(ItemKind(kind).label) if kind in ItemKind.values else str(kind)
+
+    return ", ".join(f"{item.get('count', 1)}× {label(item)}" for item in items)

@@ -405,8 +405,8 @@ def bast_pdf(data: BastData) -> bytes:
         _p(_("BERITA ACARA SERAH TERIMA"), styles["title"]),
         _p(_("Handover record of election logistics"), styles["subtitle"]),
         Spacer(1, 2 * mm),
-        _p(f"{_('Number')}: {handover.number}", styles["cell_bold"]),
-        _p(f"{_('Election')}: {handover.election.name}", styles["base"]),
+        _p(_("Number: %(number)s") % {"number": handover.number}, styles["cell_bold"]),
+        _p(_("Election: %(name)s") % {"name": handover.election.name}, styles["base"]),
     ]
     qr_cell: list[Flowable] = []
     if data.entry_url:

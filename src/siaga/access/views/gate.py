@@ -556,7 +556,8 @@ def walk_in(request: HttpRequest) -> HttpResponse:
                 return redirect("access:visit", visit_id=visit.pk)
         if request.FILES.get("photo") is not None:
             # A browser never fills a file field in again.
-            error = f"{error} {_('Choose the photo again.')}"
+            again = _("Choose the photo again: a browser does not keep it after a refusal.")
+            error = f"{error} {again}"
         form.mark_invalid()
     else:
         leaves = timezone.localtime(

@@ -157,9 +157,7 @@ class LogRow:
 
     @property
     def items(self) -> str:
-        return ", ".join(
-            f"{i.get('count', 1)}× {i.get('label') or i.get('kind')}" for i in self.event.items
-        )
+        return selectors.items_in_words(self.event.items)
 
 
 def _log_events(request: HttpRequest) -> tuple[selectors.LogFilters, QuerySet[GateEvent], str]:
