@@ -6,9 +6,11 @@ one of them."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from django_otp.oath import totp
 from django_otp.plugins.otp_static.models import StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
@@ -40,11 +42,15 @@ def test_a_commissioner_passes_the_second_factor_after_a_wrong_code(
     page.click("#otp-form button[type=submit]")
     assert page.locator("#otp-error").inner_text() == "Kode itu salah."
     assert "/login/verify/" in page.url
-    # Typed at once, even the right code is not checked: the page says to wait a moment.
+    # Within django-otp's pause (here: after three wrong codes, 4 s), even the right code is
+    # not checked: the page says how long to wait.
+    device = TOTPDevice.objects.filter(user=commissioner_okut)
+    device.update(throttling_failure_count=3, throttling_failure_timestamp=timezone.now())
     page.fill("#id_code", totp_code())
     page.click("#otp-form button[type=submit]")
-    assert "tunggu 1 detik" in page.locator("#otp-error").inner_text()
-    page.wait_for_timeout(1100)
+    error = page.locator("#otp-error").inner_text()
+    assert "tunggu 4 detik" in error or "tunggu 3 detik" in error, error
+    device.update(throttling_failure_timestamp=timezone.now() - dt.timedelta(seconds=5))
     page.fill("#id_code", totp_code())
     page.click("#otp-form button[type=submit]")
     page.wait_for_url(f"{base}/ledger/")
