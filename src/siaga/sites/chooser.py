@@ -19,7 +19,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q, QuerySet
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -98,8 +98,14 @@ def remember(user: Any, purpose: str, site: Site) -> None:
     ChosenSite.objects.update_or_create(user=user, purpose=purpose, defaults={"site": site})
 
 
-def _ordered(sites: Iterable[Site]) -> list[Site]:
-    return sorted(sites, key=lambda s: (KIND_ORDER.get(s.kind, 99), s.name, s.code))
+def _kind_rank() -> Case:
+    """Warehouses, then PPK and PPS stores, then TPS and offices: in the database, so a limit
+    never cuts the warehouse off behind the stores."""
+    return Case(
+        *(When(kind=kind, then=Value(rank)) for kind, rank in KIND_ORDER.items()),
+        default=Value(99),
+        output_field=IntegerField(),
+    )
 
 
 def post_sites(user: Any, purpose: str, *, limit: int = POST_LIMIT) -> list[Site]:
@@ -124,9 +130,9 @@ def post_sites(user: Any, purpose: str, *, limit: int = POST_LIMIT) -> list[Site
             .exclude(pk__in=seen)
             .exclude(kind=SiteKind.TPS)
             .distinct()
-            .order_by("kind", "name")[: limit - len(found)]
+            .order_by(_kind_rank(), "name", "code")[: limit - len(found)]
         )
-        found.extend(_ordered(owned))
+        found.extend(owned)
     return found
 
 
@@ -150,11 +156,9 @@ def search(user: Any, purpose: str, raw: str, *, limit: int = RESULTS_LIMIT) -> 
     rest = (
         sites.filter(Q(code__istartswith=query) | Q(name__icontains=query))
         .exclude(pk__in=[s.pk for s in exact])
-        .order_by("kind", "name", "code")[: limit - len(exact)]
+        .order_by(_kind_rank(), "name", "code")[: limit - len(exact)]
     )
-    found = list(rest)
-    # Stores before TPS; then by name, so "TPS 001" comes before "TPS 010".
-    return exact + sorted(found, key=lambda s: (KIND_ORDER.get(s.kind, 99), s.name, s.code))
+    return exact + list(rest)
 
 
 def coordinate(raw: str, low: Decimal, high: Decimal, name: str) -> Decimal:
