@@ -147,3 +147,35 @@ def test_anonymous_is_sent_to_sign_in(client: Any, db: None) -> None:
     response = client.get(URL, {"purpose": "gate", "q": "gudang"})
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
+
+
+def test_gate_search_works_without_script(
+    client_for: Any, guard_okut: User, tps_pair: tuple[Site, Site]
+) -> None:
+    ours, theirs = tps_pair
+    response = client_for(guard_okut).get(reverse("access:gate"), {"site_q": "pandan"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert f'href="/gerbang/?site={ours.pk}"' in html
+    assert str(theirs.pk) not in html
+
+
+def test_report_search_works_without_script_and_keeps_what_was_typed(
+    client_for: Any, guard_okut: User, tps_pair: tuple[Site, Site]
+) -> None:
+    ours, theirs = tps_pair
+    response = client_for(guard_okut).get(
+        reverse("incidents:report"),
+        {"category": "banjir", "site_q": "pandan", "site_search": "1", "description": "Air naik"},
+    )
+    html = response.content.decode()
+    assert f'type="radio" name="site" value="{ours.pk}"' in html
+    assert str(theirs.pk) not in html
+    assert ">Air naik</textarea>" in html
+
+
+def test_gate_page_without_a_site_links_the_log(
+    client_for: Any, bawaslu_okut: User, tps_pair: tuple[Site, Site]
+) -> None:
+    html = client_for(bawaslu_okut).get(reverse("access:gate")).content.decode()
+    assert re.search(r'href="/gerbang/log/" id="gate-log-link"', html)
