@@ -240,6 +240,7 @@ def target(world: World, operator_okut: User) -> Target:
         },
         "api:create_zone": {"name": "Gudang C", "kind": "storage", "restricted": True},
         "sites:list": {"q": "Gudang"},
+        "sites:chooser": {"purpose": "gate", "q": "Gudang"},
         "token-create": {"name": "mine"},
         # Well-formed bodies, so that the refusal comes from the scope, not from the shape.
         "api:resolve": {"resolution": "Atap ditambal"},

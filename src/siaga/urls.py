@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
 from siaga.api import api, api_not_found
+from siaga.sites import chooser
 from siaga.web import signin, two_factor, views
 
 # Under /api/ a fault outside an operation still answers JSON; pages keep Django's 500.
@@ -15,6 +16,7 @@ sites_patterns = (
     [
         path("", views.site_list, name="list"),
         path("<uuid:site_id>/", views.site_detail, name="detail"),
+        path("pilih/", chooser.chooser_view, name="chooser"),
     ],
     "sites",
 )

@@ -77,7 +77,7 @@ def test_guard_reports_a_leak_with_a_photo_and_the_commissioner_acknowledges(
     fill_leak_report(guard, base, dripping_water(tmp_path / "bocor.jpg"))
     # The category chose the severity it usually has; the only site in scope is chosen.
     assert guard.is_checked("#severity-2")
-    assert guard.input_value("#report-site") == str(world.warehouse_okut.pk)
+    assert guard.is_checked(f'input[name=site][value="{world.warehouse_okut.pk}"]')
     guard.screenshot(path=str(tmp_path / "1-report-filled.png"), full_page=True)
     guard.screenshot(path=str(tmp_path / "1-report-first-screen.png"))
     # The Send button stays under the thumb without scrolling.
@@ -182,7 +182,7 @@ def test_a_report_is_retried_with_backoff_until_the_server_answers(
     page.route("**/api/v1/incidents", down_twice)
     fill_leak_report(page, base)
     # ...but the phone stands at the warehouse gate, so the warehouse is chosen.
-    assert page.input_value("#report-site") == str(world.warehouse_okut.pk)
+    assert page.is_checked(f'input[name=site][value="{world.warehouse_okut.pk}"]')
     page.click("#report-send")
     page.wait_for_selector(SENT, timeout=30000)
     assert len(calls) == 3

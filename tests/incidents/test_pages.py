@@ -336,8 +336,13 @@ def test_report_page_for_a_phone(client_for: Any, world: World, guard_okut: User
     assert html.count('name="category"') == 9 and html.count('name="severity"') == 4
     assert 'accept="image/*" capture="environment"' in html
     # The only site in the guard's scope is chosen already.
-    assert re.search(rf'<option value="{world.warehouse_okut.pk}"[^>]* selected>', html)
-    assert 'data-lat="-4.317500" data-lon="104.353800"' in html  # for the nearest site
+    assert re.search(
+        r'<input class="form-check-input" type="radio" name="site" '
+        rf'value="{world.warehouse_okut.pk}"[^>]* checked>',
+        html,
+    )
+    # The nearest sites come from the place chooser once the phone knows where it is.
+    assert 'data-purpose="report" data-endpoint="/sites/pilih/"' in html
     assert "Gudang Logistik KPU OKU<" not in html
     assert 'data-api="/api/v1/incidents"' in html
     assert 'name="csrfmiddlewaretoken"' in html

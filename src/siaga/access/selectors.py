@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from siaga.access.choices import GateEventKind
-from siaga.access.models import GateEvent, Presence, nik_lookup_hash
+from siaga.access.models import GateEvent, Presence, StandingPass, nik_lookup_hash
 from siaga.access.services import local_time, needs_two_persons, normalise_plate
 from siaga.accounts.nik import validate_nik
 from siaga.core.errors import InvalidInput, SiagaError
@@ -265,3 +265,21 @@ def items_in_words(items: list[dict[str, Any]]) -> str:
         return str(ItemKind(kind).label) if kind in ItemKind.values else str(kind)
 
     return ", ".join(f"{item.get('count', 1)}× {label(item)}" for item in items)
+
+
+def posted_sites(user: Any) -> list[uuid.UUID]:
+    """Where the gate knows a person to be posted, for the place chooser: the sites of their
+    valid standing passes, then the sites of their last gate events as a guard (two queries)."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    passes = StandingPass.objects.filter(
+        visitor__user=user, revoked_at__isnull=True, valid_until__gt=timezone.now()
+    ).values_list("site_id", flat=True)
+    worked = (
+        GateEvent.objects.filter(guard=user).order_by("-at").values_list("site_id", flat=True)[:50]
+    )
+    found: list[uuid.UUID] = []
+    for site_id in [*passes[:10], *worked]:
+        if site_id not in found:
+            found.append(site_id)
+    return found[:10]

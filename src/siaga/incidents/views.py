@@ -35,7 +35,7 @@ from siaga.incidents.choices import (
 )
 from siaga.incidents.models import EscalationTier, Incident
 from siaga.regions.codes import covering_codes, is_region_code, subtree_q
-from siaga.sites.choices import SiteKind
+from siaga.sites import chooser
 from siaga.sites.models import Site
 
 PAGE_SIZE = 50
@@ -53,13 +53,6 @@ CATEGORY_BUTTONS: dict[str, tuple[str, int]] = {
     Category.POWER_CCTV: ("📹", Severity.MEDIUM),
     Category.OTHER: ("✏️", Severity.MEDIUM),
 }
-SITE_KIND_ORDER = [
-    SiteKind.WAREHOUSE,
-    SiteKind.PPK,
-    SiteKind.PPS,
-    SiteKind.OFFICE,
-    SiteKind.TPS,
-]
 RESPONDER_ROLES = [
     role for role, actions in ROLE_ACTIONS.items() if Action.RESPOND_INCIDENT in actions
 ]
@@ -298,20 +291,28 @@ def add_photo(request: HttpRequest, incident_id: uuid.UUID) -> HttpResponse:
 # The one-tap report
 
 
-def _report_sites(user: User) -> list[tuple[str, list[Site]]]:
-    """Sites where the person may report, grouped by kind, warehouses first."""
-    sites = list(
-        Site.objects.for_user(user, Action.REPORT_INCIDENT)
-        .filter(active=True)
-        .only("id", "name", "kind", "latitude", "longitude")
-        .order_by("name")[:2000]
+def _place_chooser(request: HttpRequest, user: User, chosen: str) -> chooser.Chooser:
+    """Where: the reporter's post, search, and (from the page's script) the nearest sites."""
+    if not chosen:
+        few = list(chooser.scope(user, "report")[:2])
+        chosen = str(few[0].pk) if len(few) == 1 else ""
+    place = chooser.build(
+        request,
+        purpose="report",
+        mode="radio",
+        field="site",
+        label=_("Where"),
+        chosen=chosen,
+        allow_none=_("Not at a site / as my location says"),
     )
-    labels = dict(SiteKind.choices)
-    return [
-        (str(labels[kind]), group)
-        for kind in SITE_KIND_ORDER
-        if (group := [s for s in sites if s.kind == kind])
-    ]
+    if chosen and all(str(site.pk) != chosen for site in place.post):
+        try:
+            picked = chooser.scope(user, "report").filter(pk=uuid.UUID(chosen)).first()
+        except ValueError:
+            picked = None
+        if picked is not None:
+            place.post.insert(0, picked)
+    return place
 
 
 def _coordinate(raw: str) -> Decimal | None:
@@ -364,13 +365,14 @@ def report(request: HttpRequest) -> HttpResponse:
         except SiagaError as exc:
             error, status = str(exc.message), exc.status
         else:
+            if result.incident.site is not None:
+                chooser.remember(user, "report", result.incident.site)
             messages.success(
                 request, _("Sent ✓ %(reference)s") % {"reference": result.incident.reference}
             )
             return redirect("incidents:detail", incident_id=result.incident.pk)
-    site_groups = _report_sites(user)
-    site_count = sum(len(group) for _label, group in site_groups)
-    only_site = site_groups[0][1][0] if site_count == 1 else None
+    # A search without script comes back as a GET carrying what was typed so far.
+    posted = request.POST if request.method == "POST" else request.GET
     context = {
         "categories": [
             {
@@ -382,11 +384,10 @@ def report(request: HttpRequest) -> HttpResponse:
             for value, label in Category.choices
         ],
         "severities": _severities(),
-        "site_groups": site_groups,
-        "only_site": only_site,
+        "chooser": _place_chooser(request, user, str(posted.get("site", ""))),
         "report_id": uuid7(),
         "error": error,
-        "posted": request.POST if request.method == "POST" else {},
+        "posted": posted,
         "may_report": scope_roots(user, Action.REPORT_INCIDENT) != frozenset(),
     }
     return render(request, "incidents/report.html", context, status=status)

@@ -36,12 +36,12 @@ from siaga.logistics.choices import PackageKind
 from siaga.logistics.models import Election, ItemType
 from siaga.regions.codes import subtree_q
 from siaga.regions.timezones import time_zone_of
+from siaga.sites import chooser
 from siaga.sites.choices import SiteKind
 from siaga.sites.models import Site
 
 OPERATOR_KINDS = (SiteKind.WAREHOUSE, SiteKind.PPK, SiteKind.PPS)
 SITES_LIMIT = 500
-TPS_CHOICES_LIMIT = 500
 WITNESS_ROWS = 2
 WITNESS_AGENCIES = (
     ("polri", "Polri"),
@@ -73,6 +73,8 @@ def _operator_site(request: HttpRequest, user: User) -> Site:
         raise Http404
     if not user_can(user, Action.RECORD_LOGISTICS, site.region_id):
         raise PermissionDenied
+    if request.method == "GET":
+        chooser.remember(user, "operator", site)
     return site
 
 
@@ -228,13 +230,23 @@ def witness_rows(typed: Mapping[str, str], defaults: tuple[str, ...] = ()) -> li
 @login_required
 @require_http_methods(["GET"])
 def operator_home(request: HttpRequest) -> HttpResponse:
+    """The operator's post (their last site first, warehouse before stores), each with its
+    forms, then the place chooser's search for any other site they record at."""
     user = actor_of(request)
-    sites = list(
-        Site.objects.for_user(user, Action.RECORD_LOGISTICS)
-        .filter(kind__in=OPERATOR_KINDS)
-        .order_by("kind", "name")[:SITES_LIMIT]
-    )
-    return render(request, "logistics/operator/home.html", {"sites": sites})
+    place = chooser.build(request, purpose="operator", label=_("Another site"))
+    cards = list(place.post)
+    raw = request.GET.get("site", "").strip()
+    if raw:
+        try:
+            picked = chooser.scope(user, "operator").filter(pk=uuid.UUID(raw)).first()
+        except ValueError:
+            raise Http404 from None
+        if picked is None:
+            raise Http404
+        cards = [picked, *(site for site in cards if site.pk != picked.pk)]
+    place.post = []  # shown as the cards above the search
+    context = {"sites": cards, "chooser": place}
+    return render(request, "logistics/operator/home.html", context)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -315,15 +327,6 @@ def receipt_new(request: HttpRequest) -> HttpResponse:
 # A package packed and sealed
 
 
-def _tps_choices(user: User, site: Site) -> list[Site]:
-    """The TPS the site serves that the user sees: the destination's suggestions."""
-    return list(
-        Site.objects.for_user(user, Action.VIEW)
-        .filter(subtree_q("region__code", [services.service_area(site)]), kind=SiteKind.TPS)
-        .order_by("code")[:TPS_CHOICES_LIMIT]
-    )
-
-
 def _visible_site_by_code(user: User, raw: str, field: str, *, tps: bool = False) -> Site:
     code = raw.strip().upper()
     sites = Site.objects.for_user(user, Action.VIEW).filter(code=code)
@@ -363,7 +366,23 @@ def _pack_page(
     context = _base_context(site, election, post, error)
     context["rows"] = _item_rows(_items(election), [("quantity", "")], post)
     context["kinds"] = PackageKind.choices
-    context["tps_choices"] = _tps_choices(user, site)
+    destination = chooser.build(
+        request,
+        purpose="tps",
+        mode="datalist",
+        field="destination",
+        label=_("Destination TPS (site code)"),
+        chosen=context["typed"].get("destination", ""),
+    )
+    # After the TPS last packed for, the first TPS this site serves; the rest by search.
+    offered = destination.post
+    offered.extend(
+        chooser.scope(user, "tps")
+        .filter(subtree_q("region__code", [services.service_area(site)]))
+        .exclude(pk__in=[tps.pk for tps in offered])
+        .order_by("code")[: max(chooser.POST_LIMIT - len(offered), 0)]
+    )
+    context["destination"] = destination
     return render(request, "logistics/operator/pack.html", context, status=status)
 
 
@@ -390,6 +409,7 @@ def pack_new(request: HttpRequest) -> HttpResponse:
             lines=_package_lines(_items(election), post),
             seals=_lines_of(post, "seals"),
         )
+        chooser.remember(user, "tps", destination)
         messages.success(
             request, _("Package %(code)s packed and sealed.") % {"code": done.obj.code}
         )
@@ -440,6 +460,14 @@ def _dispatch_page(
     context = _base_context(site, election, post, error)
     context["witness_rows"] = witness_rows(context["typed"])
     context["agencies"] = WITNESS_AGENCIES
+    context["to_site"] = chooser.build(
+        request,
+        purpose="destination",
+        mode="datalist",
+        field="to_site",
+        label=_("To site (site code)"),
+        chosen=context["typed"].get("to_site", ""),
+    )
     return render(request, "logistics/operator/dispatch.html", context, status=status)
 
 
@@ -467,6 +495,7 @@ def dispatch_new(request: HttpRequest) -> HttpResponse:
             if (expected := _text(post, "expected_at", 30))
             else None,
         )
+        chooser.remember(user, "destination", to_site)
         messages.success(request, _("BAST %(number)s dispatched.") % {"number": done.obj.number})
         return _see_other("logistics:custody-handover", handover_id=done.obj.pk)
 

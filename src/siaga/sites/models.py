@@ -114,3 +114,33 @@ class Zone(UUIDModel):
 
     def __str__(self) -> str:
         return f"{self.site.name} — {self.name}"
+
+
+class ChosenSite(UUIDModel):
+    """The site a person last chose for one purpose (the gate they guard, where they report,
+    the operator form's site…): the place chooser offers it first next time."""
+
+    user = models.ForeignKey(
+        "accounts.User",
+        on_delete=models.CASCADE,
+        related_name="chosen_sites",
+        verbose_name=_("user"),
+    )
+    purpose = models.CharField(_("purpose"), max_length=20)
+    site = models.ForeignKey(
+        Site, on_delete=models.CASCADE, related_name="+", verbose_name=_("site")
+    )
+    chosen_at = models.DateTimeField(_("chosen at"), auto_now=True)
+
+    objects = ScopedQuerySet.as_manager()
+    scope_region_field = "site__region__code"
+
+    class Meta:
+        verbose_name = _("chosen site")
+        verbose_name_plural = _("chosen sites")
+        constraints = [
+            models.UniqueConstraint(fields=["user", "purpose"], name="chosen_site_one_per_purpose")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.purpose}: {self.site_id}"

@@ -43,6 +43,7 @@ from siaga.core.ids import uuid7
 from siaga.incidents.photos import decode_photo
 from siaga.regions.codes import covering_codes
 from siaga.regions.timezones import time_zone_of, zone_abbreviation
+from siaga.sites import chooser
 from siaga.sites.models import Site, Zone
 
 # Who may host a guest: a role that records logistics or approves access (services._may_host).
@@ -221,7 +222,13 @@ def _item_fields() -> list[dict[str, Any]]:
 def gate_home(request: HttpRequest) -> HttpResponse:
     user = actor_of(request)
     sites = _sites(user)
-    site = _site_from(request.GET.get("site", ""), sites)
+    raw = request.GET.get("site", "")
+    site = _site_from(raw, sites)
+    if site is not None and raw:
+        chooser.remember(user, "gate", site)
+    elif site is None and "site_q" not in request.GET and "choose" not in request.GET:
+        # The guard's post, remembered: the gate page opens where they stand.
+        site = chooser.remembered(user, "gate")
     waiting: list[Visit] = []
     if _may_decide_anywhere(user):
         waiting = list(
@@ -229,10 +236,14 @@ def gate_home(request: HttpRequest) -> HttpResponse:
             .select_related("visitor", "site", "host")
             .order_by("planned_start")[:50]
         )
+    log_url = _url_or_none("access:log")
     context: dict[str, Any] = {
-        "sites": list(sites[:500]),
+        "has_sites": sites.exists(),
         "site": site,
+        "chooser": chooser.build(request, purpose="gate") if site is None else None,
         "waiting": [(visit, _window(visit)) for visit in waiting],
+        # Reading the log needs no gate: Bawaslu reads it over the whole scope.
+        "log_url": log_url,
     }
     if site is not None:
         start, end = _today(site)
@@ -247,13 +258,11 @@ def gate_home(request: HttpRequest) -> HttpResponse:
             .select_related("visitor", "host", "site")
             .order_by("planned_start")[:100]
         )
-        log_url = _url_or_none("access:log")
         context.update(
             {
                 "expected": [(visit, _window(visit)) for visit in expected],
                 "inside_count": Presence.objects.filter(site=site).count(),
                 "can_operate": user_can(user, Action.OPERATE_GATE, site.region_id),
-                "log_url": f"{log_url}?site={site.pk}" if log_url else None,
                 "roll_call_url": _url_or_none("access:roll_call", site_id=site.pk),
             }
         )
@@ -483,8 +492,14 @@ def walk_in(request: HttpRequest) -> HttpResponse:
     user = actor_of(request)
     sites = _sites(user)
     site = _site_from(request.POST.get("site") or request.GET.get("site", ""), sites)
+    if site is None and "site_q" not in request.GET:
+        site = chooser.remembered(user, "gate")
     if site is None:
-        return _render(request, "access/gate/walk_in.html", {"sites": list(sites[:500])})
+        context = {
+            "has_sites": sites.exists(),
+            "chooser": chooser.build(request, purpose="walk_in"),
+        }
+        return _render(request, "access/gate/walk_in.html", context)
     zones = list(Zone.objects.filter(site=site).order_by("name"))
     hosts = _hosts(site)
     tz = time_zone_of(site.region_id)

@@ -274,21 +274,29 @@
     });
   });
 
-  // A guard at the warehouse gate need not find it among hundreds of TPS: when no site is
-  // chosen yet, the one within a kilometre of the phone is.
-  function nearestSite(latitude, longitude) {
-    const select = form.elements.site;
-    if (!select || select.value) return null;
-    let best = null;
-    let bestKm = 1;
-    for (const option of select.options) {
-      if (!option.dataset.lat) continue;
-      const dLat = (Number(option.dataset.lat) - latitude) * 111.32;
-      const dLon = (Number(option.dataset.lon) - longitude) * 111.32 * Math.cos((latitude * Math.PI) / 180);
-      const km = Math.hypot(dLat, dLon);
-      if (km < bestKm) { best = option; bestKm = km; }
+  // A guard at the warehouse gate need not find it among hundreds of TPS: the place chooser
+  // is asked for the sites nearest the phone, and when no site is chosen yet, the one within
+  // a kilometre is.
+  async function nearestSite(latitude, longitude) {
+    const box = document.getElementById("chooser-site");
+    const results = document.getElementById("chooser-site-results");
+    if (!box || !results) return null;
+    const query = new URLSearchParams({
+      purpose: box.dataset.purpose, mode: "radio", field: "site",
+      lat: latitude.toFixed(6), lon: longitude.toFixed(6),
+    });
+    try {
+      const response = await fetch(`${box.dataset.endpoint}?${query}`, { credentials: "same-origin" });
+      if (!response.ok) return null;
+      results.innerHTML = await response.text();
+    } catch (error) {
+      return null;
     }
-    return best;
+    if (form.elements.site && form.elements.site.value) return null;
+    const first = results.querySelector("input[name=site][data-km]");
+    if (!first || Number(first.dataset.km) >= 1) return null;
+    first.checked = true;
+    return first;
   }
 
   function locate() {
@@ -305,11 +313,12 @@
         form.elements.latitude.value = latitude.toFixed(6);
         form.elements.longitude.value = longitude.toFixed(6);
         where.textContent = `${text.msgLocation} ${latitude.toFixed(5)}, ${longitude.toFixed(5)} (±${Math.round(accuracy)} m)`;
-        const nearest = nearestSite(latitude, longitude);
-        if (nearest) {
-          nearest.selected = true;
-          where.textContent += ` · ${text.msgNearest} ${nearest.textContent}`;
-        }
+        nearestSite(latitude, longitude).then((nearest) => {
+          if (nearest) {
+            const name = nearest.closest("label").innerText.replace(/\s+/g, " ").trim();
+            where.textContent += ` · ${text.msgNearest} ${name}`;
+          }
+        });
       },
       () => { where.textContent = text.msgLocationNone; },
       { enableHighAccuracy: true, timeout: 20000, maximumAge: 60000 },
@@ -318,6 +327,8 @@
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    // The chooser's search button: htmx has already searched while typing.
+    if (event.submitter && event.submitter.name === "site_search") return;
     await photoReady; // a large picture may still be being made smaller
     const data = new FormData(form);
     const category = form.querySelector("input[name=category]:checked");
