@@ -12,6 +12,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
+from django.utils.html import escape
+from django.utils.translation import gettext
 
 from siaga.accounts.models import User
 from siaga.incidents import services
@@ -379,6 +382,23 @@ def test_report_without_javascript_posts_the_form(
     again = client.post("/insiden/lapor/", data)
     assert again.status_code == 302
     assert Incident.objects.filter(reporter=guard_okut).count() == 1
+
+
+def test_a_report_form_with_a_file_that_is_not_an_image_is_sent_without_it(
+    client_for: Any, world: World, guard_okut: User, posts: Posts
+) -> None:
+    report_id = str(uuid.uuid4())
+    data = {"id": report_id, "category": "banjir", "severity": "2"}
+    fake = SimpleUploadedFile("bocor.jpg", b"<html>not a photo</html>", "image/jpeg")
+    response = client_for(guard_okut).post("/insiden/lapor/", {**data, "photo": fake}, follow=True)
+    assert response.redirect_chain == [(f"/insiden/{report_id}/", 302)]
+    assert Incident.objects.filter(pk=report_id).exists()
+    assert not IncidentPhoto.objects.exists()
+    with translation.override(response.wsgi_request.LANGUAGE_CODE):
+        told = gettext("The photo was refused and the report was sent without it: %(reason)s") % {
+            "reason": gettext("The photo is not a JPEG, PNG or WebP image that can be read.")
+        }
+    assert escape(told) in response.content.decode()
 
 
 @pytest.mark.parametrize(

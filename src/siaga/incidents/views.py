@@ -367,6 +367,12 @@ def report(request: HttpRequest) -> HttpResponse:
             messages.success(
                 request, _("Sent ✓ %(reference)s") % {"reference": result.incident.reference}
             )
+            if result.photo_refused is not None:
+                messages.warning(
+                    request,
+                    _("The photo was refused and the report was sent without it: %(reason)s")
+                    % {"reason": result.photo_refused.message},
+                )
             return redirect("incidents:detail", incident_id=result.incident.pk)
     site_groups = _report_sites(user)
     site_count = sum(len(group) for _label, group in site_groups)
