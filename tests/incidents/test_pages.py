@@ -344,6 +344,29 @@ def test_report_page_for_a_phone(client_for: Any, world: World, guard_okut: User
     assert "Gudang Logistik KPU OKU<" not in html
     assert 'data-api="/api/v1/incidents"' in html
     assert 'name="csrfmiddlewaretoken"' in html
+    # Each category's button has a drawn icon, not an emoji that needs an emoji font.
+    assert html.count('<span class="cat-icon" aria-hidden="true"><svg class="icon"') == 9
+    assert not re.search("[\U0001f300-\U0001faff\u2600-\u27bf\ufe0f]", html.replace("✓", ""))
+
+
+def test_acknowledge_and_take_charge_say_different_things(
+    client_for: Any, world: World, guard_okut: User, commissioner_okut: User, posts: Posts
+) -> None:
+    incident = report(guard_okut, world.warehouse_okut)
+    response = client_for(commissioner_okut).get(f"/insiden/{incident.pk}/")
+    html = response.content.decode()
+    labels = {
+        button: re.search(rf'id="{button}">([^<]+)</button>', html).group(1)  # type: ignore[union-attr]
+        for button in ("acknowledge", "respond")
+    }
+    with translation.override(response.wsgi_request.LANGUAGE_CODE):
+        assert labels == {
+            "acknowledge": gettext("Acknowledge: I have seen it, stop the escalation"),
+            "respond": gettext("Take charge: I lead the response"),
+        }
+    # Each begins with its own verb: the two cannot be told apart by one word only.
+    first, second = (label.split(":")[0].lower() for label in labels.values())
+    assert first not in second and second not in first
 
 
 def test_report_page_tells_bawaslu_it_does_not_report(

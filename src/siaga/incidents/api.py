@@ -321,13 +321,19 @@ def get_incident(request: HttpRequest, incident_id: uuid.UUID) -> Incident:
     return _one(request, incident_id)
 
 
-@router.post("/{incident_id}/acknowledge", response=WRITE, summary="Acknowledge: I have it")
+@router.post(
+    "/{incident_id}/acknowledge", response=WRITE, summary="Acknowledge: seen, the escalation stops"
+)
 def acknowledge(request: HttpRequest, incident_id: uuid.UUID) -> Incident:
     services.acknowledge_incident(actor=actor_of(request), incident_id=incident_id)
     return _one(request, incident_id)
 
 
-@router.post("/{incident_id}/respond", response=WRITE, summary="Start responding")
+@router.post(
+    "/{incident_id}/respond",
+    response=WRITE,
+    summary="Take charge: the response starts; you become the responder if none is assigned",
+)
 def respond(request: HttpRequest, incident_id: uuid.UUID) -> Incident:
     services.start_response(actor=actor_of(request), incident_id=incident_id)
     return _one(request, incident_id)

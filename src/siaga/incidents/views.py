@@ -40,18 +40,18 @@ from siaga.sites.models import Site
 
 PAGE_SIZE = 50
 
-# The big buttons of the report page: a picture a guard recognises at a glance, and the
-# severity the report starts from (the guard can still change it).
-CATEGORY_BUTTONS: dict[str, tuple[str, int]] = {
-    Category.FIRE: ("🔥", Severity.CRITICAL),
-    Category.WATER: ("💧", Severity.HIGH),
-    Category.THEFT: ("🕵️", Severity.CRITICAL),
-    Category.INTRUSION: ("🚷", Severity.CRITICAL),
-    Category.DAMAGE: ("📦", Severity.HIGH),
-    Category.MISSING: ("❓", Severity.CRITICAL),
-    Category.PUBLIC_ORDER: ("📢", Severity.HIGH),
-    Category.POWER_CCTV: ("📹", Severity.MEDIUM),
-    Category.OTHER: ("✏️", Severity.MEDIUM),
+# The severity each category's big button on the report page starts from (the guard can still
+# change it). Its picture is drawn in ``incidents/_category_icon.html``.
+CATEGORY_SEVERITY: dict[str, int] = {
+    Category.FIRE: Severity.CRITICAL,
+    Category.WATER: Severity.HIGH,
+    Category.THEFT: Severity.CRITICAL,
+    Category.INTRUSION: Severity.CRITICAL,
+    Category.DAMAGE: Severity.HIGH,
+    Category.MISSING: Severity.CRITICAL,
+    Category.PUBLIC_ORDER: Severity.HIGH,
+    Category.POWER_CCTV: Severity.MEDIUM,
+    Category.OTHER: Severity.MEDIUM,
 }
 SITE_KIND_ORDER = [
     SiteKind.WAREHOUSE,
@@ -208,7 +208,7 @@ def respond(request: HttpRequest, incident_id: uuid.UUID) -> HttpResponse:
         request,
         incident_id,
         lambda actor: services.start_response(actor=actor, incident_id=incident_id),
-        _("Marked as responding."),
+        _("You took charge: the incident is being handled."),
     )
 
 
@@ -382,8 +382,7 @@ def report(request: HttpRequest) -> HttpResponse:
             {
                 "value": value,
                 "label": label,
-                "icon": CATEGORY_BUTTONS[value][0],
-                "default_severity": CATEGORY_BUTTONS[value][1],
+                "default_severity": CATEGORY_SEVERITY[value],
             }
             for value, label in Category.choices
         ],
