@@ -366,6 +366,9 @@ def test_the_export_holds_the_current_level(
         ("16.08.01.1008", "Pasar Martapura", "Surat suara", 357, 355, 355, 255, 3, 0),
         ("16.08.01.1008", "Pasar Martapura", "Kotak suara", 10, 10, 10, 5, 0, 0),
     ]
+    # The counts carry a thousands separator; the codes and names stay text.
+    first = next(book.worksheets[0].iter_rows(min_row=2, max_row=2))
+    assert [cell.number_format for cell in first] == ["General"] * 2 + ["#,##0"] * 13
 
 
 def test_the_needs_page_rolls_up_per_item(
