@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone, translation
+from django.utils.formats import number_format
 
 from siaga.access.choices import Purpose, VisitState
 from siaga.access.models import Person, Visit, Visitor
@@ -22,6 +23,7 @@ from siaga.incidents.choices import State
 from siaga.incidents.models import Incident
 from siaga.logistics.choices import DiscrepancyKind
 from siaga.logistics.models import Discrepancy
+from siaga.sites.choices import SiteKind
 from siaga.sites.models import Site
 from siaga.web.dashboard import yesterday_evening
 from tests.conftest import World
@@ -175,14 +177,39 @@ def test_the_open_card_and_the_menu_badge_say_what_each_counts(
     assert badge in html
 
 
-def test_the_voters_card_sums_the_tps_in_scope(
+def test_the_voters_card_sums_the_tps_in_scope_with_a_thousands_separator(
     client_for: Any, kapolres_okut: User, world: World
 ) -> None:
+    def tps(**fields: Any) -> None:
+        owner = (
+            world.warehouse_oku if fields["region_id"].startswith("16.01") else world.warehouse_okut
+        )
+        Site.objects.create(kind=SiteKind.TPS, owner_unit_id=owner.owner_unit_id, **fields)
+
+    for number, region in ((1, "16.08.01.1008"), (2, "16.08.01.1007")):
+        tps(
+            code=f"TPS-{number:03d}-{region}",
+            name=f"TPS {number:03d}",
+            region_id=region,
+            voters=900,
+        )
+    tps(
+        code="TPS-001-16.01.14",
+        name="TPS OKU",
+        region_id="16.01.14",
+        voters=700,
+    )
     response = client_for(kapolres_okut).get("/")
+    html = response.content.decode()
     with translation.override(response.wsgi_request.LANGUAGE_CODE):
         label = translation.ngettext(
             "Voters (DPT) in all %(n)s TPS of your scope together",
             "Voters (DPT) in all %(n)s TPS of your scope together",
-            0,
-        ) % {"n": 0}
-    assert label in response.content.decode()
+            2,
+        ) % {"n": 2}
+        total = number_format(1800, force_grouping=True)
+    # Bahasa Indonesia, the default, groups with a dot: 1.800 (OKU's 700 not among them).
+    assert (response.wsgi_request.LANGUAGE_CODE, total) == ("id", "1.800")
+    assert re.search(
+        rf'<div class="display-6">{re.escape(total)}</div>\s*<div[^>]*>{re.escape(label)}<', html
+    )
