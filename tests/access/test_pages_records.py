@@ -355,6 +355,9 @@ def test_export_holds_exactly_the_filtered_rows(
             in_.ledger_seq,
         ),
     ]
+    # The ledger entry is a number to look up, not a count: no thousands separator.
+    ledger_entry = next(sheet.iter_rows(min_row=2, max_row=2))[-1]
+    assert (ledger_entry.value, ledger_entry.number_format) == (out.ledger_seq, "General")
 
 
 def test_export_of_another_kabupaten_holds_none_of_these_rows(

@@ -50,3 +50,19 @@ def test_plain_values_keep_their_types() -> None:
     sheet.append(["Joko", 164377, 1.5, None, "a=b"])
     rows = _read_back(book.to_bytes())
     assert rows == [[("Joko", "s"), (164377, "n"), (1.5, "n"), (None, "n"), ("a=b", "s")]]
+
+
+def test_integers_are_written_as_counts_with_a_thousands_separator() -> None:
+    book = ExcelWriter()
+    sheet = book.sheet("Log", ["Name", "Voters", "Ledger entry"], identifiers=[2])
+    sheet.append(["PPK Martapura", 164377, 120345])
+    sheet.append(["flags", True, 1.5])
+    cells = list(load_workbook(io.BytesIO(book.to_bytes()))["Log"].iter_rows())
+    header, counts, others = cells
+    assert [c.number_format for c in header] == ["General"] * 3
+    voters, entry = counts[1], counts[2]
+    assert (voters.value, type(voters.value), voters.number_format) == (164377, int, "#,##0")
+    # An identifier keeps its digits as they are.
+    assert (entry.value, entry.number_format) == (120345, "General")
+    # A boolean is no count, and a decimal keeps its own format.
+    assert [(c.value, c.number_format) for c in others[1:]] == [(True, "General"), (1.5, "General")]

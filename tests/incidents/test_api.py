@@ -81,18 +81,29 @@ def test_bad_reports_answer_with_a_code_and_write_nothing(
     assert Incident.objects.count() == 0 and Entry.objects.count() == entries
 
 
-def test_a_photo_that_is_not_an_image_or_too_large(
+def test_a_photo_that_is_not_an_image_or_too_large_is_refused_and_the_report_kept(
     client_for: Any, world: World, guard_okut: User, settings: Any
 ) -> None:
     client = client_for(guard_okut)
     fake = SimpleUploadedFile("bocor.jpg", b"<html>not a photo</html>", "image/jpeg")
-    response = client.post(URL, form(world, photo=fake))
-    assert (response.status_code, response.json()["code"]) == (422, "photo_invalid")
+    not_an_image = form(world, photo=fake)
+    response = client.post(URL, not_an_image)
+    assert response.status_code == 201
+    assert response.json()["photo_refused"]["code"] == "photo_invalid"
+    assert response.json()["photo_refused"]["message"]
+    assert response.json()["photos"] == []
+    assert Incident.objects.filter(pk=not_an_image["id"]).exists()
     settings.INCIDENT_PHOTO_MAX_BYTES = 4096
     big = SimpleUploadedFile("besar.jpg", jpeg(1200, 900) + b"\0" * 5000, "image/jpeg")
-    response = client.post(URL, form(world, photo=big))
-    assert (response.status_code, response.json()["code"]) == (413, "photo_too_large")
-    assert Incident.objects.count() == 0 and IncidentPhoto.objects.count() == 0
+    too_large = form(world, photo=big)
+    response = client.post(URL, too_large)
+    assert response.status_code == 201
+    assert response.json()["photo_refused"]["code"] == "photo_too_large"
+    assert Incident.objects.filter(pk=too_large["id"]).exists()
+    assert Incident.objects.count() == 2 and IncidentPhoto.objects.count() == 0
+    # A report with a good photo says nothing was refused.
+    good = client.post(URL, form(world, photo=SimpleUploadedFile("ok.jpg", jpeg(), "image/jpeg")))
+    assert (good.status_code, good.json()["photo_refused"]) == (201, None)
 
 
 def test_english_when_asked(client_for: Any, world: World, guard_okut: User) -> None:

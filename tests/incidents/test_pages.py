@@ -12,6 +12,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import translation
+from django.utils.html import escape
+from django.utils.translation import gettext
 
 from siaga.accounts.models import User
 from siaga.incidents import services
@@ -346,6 +349,29 @@ def test_report_page_for_a_phone(client_for: Any, world: World, guard_okut: User
     assert "Gudang Logistik KPU OKU<" not in html
     assert 'data-api="/api/v1/incidents"' in html
     assert 'name="csrfmiddlewaretoken"' in html
+    # Each category's button has a drawn icon, not an emoji that needs an emoji font.
+    assert html.count('<span class="cat-icon" aria-hidden="true"><svg class="icon"') == 9
+    assert not re.search("[\U0001f300-\U0001faff\u2600-\u27bf\ufe0f]", html.replace("✓", ""))
+
+
+def test_acknowledge_and_take_charge_say_different_things(
+    client_for: Any, world: World, guard_okut: User, commissioner_okut: User, posts: Posts
+) -> None:
+    incident = report(guard_okut, world.warehouse_okut)
+    response = client_for(commissioner_okut).get(f"/insiden/{incident.pk}/")
+    html = response.content.decode()
+    labels = {
+        button: re.search(rf'id="{button}">([^<]+)</button>', html).group(1)  # type: ignore[union-attr]
+        for button in ("acknowledge", "respond")
+    }
+    with translation.override(response.wsgi_request.LANGUAGE_CODE):
+        assert labels == {
+            "acknowledge": gettext("Acknowledge: I have seen it, stop the escalation"),
+            "respond": gettext("Take charge: I lead the response"),
+        }
+    # Each begins with its own verb: the two cannot be told apart by one word only.
+    first, second = (label.split(":")[0].lower() for label in labels.values())
+    assert first not in second and second not in first
 
 
 def test_report_page_tells_bawaslu_it_does_not_report(
@@ -384,6 +410,23 @@ def test_report_without_javascript_posts_the_form(
     again = client.post("/insiden/lapor/", data)
     assert again.status_code == 302
     assert Incident.objects.filter(reporter=guard_okut).count() == 1
+
+
+def test_a_report_form_with_a_file_that_is_not_an_image_is_sent_without_it(
+    client_for: Any, world: World, guard_okut: User, posts: Posts
+) -> None:
+    report_id = str(uuid.uuid4())
+    data = {"id": report_id, "category": "banjir", "severity": "2"}
+    fake = SimpleUploadedFile("bocor.jpg", b"<html>not a photo</html>", "image/jpeg")
+    response = client_for(guard_okut).post("/insiden/lapor/", {**data, "photo": fake}, follow=True)
+    assert response.redirect_chain == [(f"/insiden/{report_id}/", 302)]
+    assert Incident.objects.filter(pk=report_id).exists()
+    assert not IncidentPhoto.objects.exists()
+    with translation.override(response.wsgi_request.LANGUAGE_CODE):
+        told = gettext("The photo was refused and the report was sent without it: %(reason)s") % {
+            "reason": gettext("The photo is not a JPEG, PNG or WebP image that can be read.")
+        }
+    assert escape(told) in response.content.decode()
 
 
 @pytest.mark.parametrize(
@@ -433,13 +476,14 @@ def test_acknowledgements_page_and_nav_badge(
     html = client.get("/insiden/perlu-tanggapan/").content.decode()
     listed = re.findall(r'data-incident="([0-9a-f-]+)"', html)
     assert listed == [str(older.pk), str(newer.pk)]  # oldest first
-    assert re.search(r'nav-count"[^>]*>2</span>', html)
+    assert re.search(r'nav-count"[^>]*>2<span class="visually-hidden">', html)
     # Acknowledge from the list.
     client.post(f"/insiden/{older.pk}/terima/")
     assert Incident.objects.get(pk=older.pk).state == State.ACKNOWLEDGED
     html = client.get("/insiden/perlu-tanggapan/").content.decode()
     assert re.findall(r'data-incident="([0-9a-f-]+)"', html) == [str(newer.pk)]
-    assert re.search(r'nav-count"[^>]*>1</span>', client.get("/").content.decode())
+    home = client.get("/").content.decode()
+    assert re.search(r'nav-count"[^>]*>1<span class="visually-hidden">', home)
     # Bawaslu is told too, but only to watch: nothing waits for its acknowledgement.
     watcher = client_for(bawaslu_okut).get("/insiden/perlu-tanggapan/").content.decode()
     assert str(newer.pk) not in watcher

@@ -165,18 +165,37 @@ def test_photo_is_re_encoded_without_metadata_and_its_gps_becomes_the_location(
     assert incident.events.filter(kind=EventKind.PHOTO).count() == 1
 
 
-def test_not_an_image_or_too_large_is_refused(
+def test_a_photo_not_an_image_or_too_large_is_refused_but_the_report_is_kept(
     world: World, guard_okut: User, settings: object
 ) -> None:
-    with pytest.raises(InvalidInput) as caught:
-        report(guard_okut, world, photo=io.BytesIO(b"%PDF-1.7 not a photo"), photo_size=20)
-    assert caught.value.code == "photo_invalid"
+    fields = {
+        "actor": guard_okut,
+        "category": "banjir",
+        "severity": 2,
+        "site_id": world.warehouse_okut.pk,
+    }
+    not_an_image = services.report_incident(
+        **fields,  # type: ignore[arg-type]
+        photo=io.BytesIO(b"%PDF-1.7 not a photo"),
+        photo_size=20,
+    )
+    assert not_an_image.created
+    assert isinstance(not_an_image.photo_refused, InvalidInput)
+    assert not_an_image.photo_refused.code == "photo_invalid"
     settings.INCIDENT_PHOTO_MAX_BYTES = 2048  # type: ignore[attr-defined]
     big = jpeg(800, 600)
-    with pytest.raises(PhotoTooLarge) as too_big:
-        report(guard_okut, world, photo=io.BytesIO(big), photo_size=len(big))
-    assert (too_big.value.code, too_big.value.status) == ("photo_too_large", 413)
-    assert Incident.objects.count() == 0 and IncidentPhoto.objects.count() == 0
+    too_large = services.report_incident(
+        **fields,  # type: ignore[arg-type]
+        photo=io.BytesIO(big),
+        photo_size=len(big),
+    )
+    assert isinstance(too_large.photo_refused, PhotoTooLarge)
+    assert (too_large.photo_refused.code, too_large.photo_refused.status) == (
+        "photo_too_large",
+        413,
+    )
+    assert Incident.objects.count() == 2 and IncidentPhoto.objects.count() == 0
+    assert not IncidentEvent.objects.filter(kind=EventKind.PHOTO).exists()
 
 
 def test_lifecycle_each_step_on_the_timeline_and_in_the_ledger(

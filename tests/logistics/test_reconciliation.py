@@ -366,6 +366,9 @@ def test_the_export_holds_the_current_level(
         ("16.08.01.1008", "Pasar Martapura", "Surat suara", 357, 355, 355, 255, 3, 0),
         ("16.08.01.1008", "Pasar Martapura", "Kotak suara", 10, 10, 10, 5, 0, 0),
     ]
+    # The counts carry a thousands separator; the codes and names stay text.
+    first = next(book.worksheets[0].iter_rows(min_row=2, max_row=2))
+    assert [cell.number_format for cell in first] == ["General"] * 2 + ["#,##0"] * 13
 
 
 def test_the_needs_page_rolls_up_per_item(
@@ -380,12 +383,13 @@ def test_the_needs_page_rolls_up_per_item(
     total = body.split('id="needs-total"')[1].split("</table>")[0]
     # 255 + 102 + 204 + 51 per-TPS ballots and OKU Timur's 1,000; 4 TPS, 5 boxes each.
     ballots = total.split('data-item="ss">')[1].split("</tr>")[0]
-    assert ballots.endswith('lembar</td><td class="text-end">1612</td>')
+    # Counts are grouped the Indonesian way (the page's default language).
+    assert ballots.endswith('lembar</td><td class="text-end">1.612</td>')
     assert '<td class="text-end">20<' in total.split('data-item="kotak"')[1]
     martapura = body.split('data-code="16.08.01"')[1].split("</tr>")[0]
     assert ">561<" in martapura
     district = body.split('data-district="16.08"')[1].split("</tr>")[0]
-    assert '<td class="text-end">1000</td><td class="text-end">—</td>' in district
+    assert '<td class="text-end">1.000</td><td class="text-end">—</td>' in district
     assert client_for(kpu_oku).get(url).status_code == 404
 
 

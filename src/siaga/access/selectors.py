@@ -227,7 +227,8 @@ def export_workbook(events: QuerySet[GateEvent], *, title: str) -> bytes:
         _("Note"),
         _("Ledger entry"),
     ]
-    sheet = book.sheet(title or "Log", headers)
+    # The ledger entry is a number to look up, not a count: no thousands separator.
+    sheet = book.sheet(title or "Log", headers, identifiers=[len(headers) - 1])
     for event in _chunks(events):
         local = local_time(event.site, event.at)
         sheet.append(

@@ -144,6 +144,14 @@ class IncidentDetailOut(IncidentOut):
         return list(obj.events.select_related("actor"))
 
 
+class ReportedOut(IncidentDetailOut):
+    photo_refused: ErrorOut | None = Field(
+        None,
+        description="the photo sent with the report, when it was refused (photo_too_large, "
+        "photo_invalid): the report was kept without it",
+    )
+
+
 class IncidentPage(Schema):
     count: int
     items: list[IncidentOut]
@@ -232,11 +240,10 @@ WRITE = {200: IncidentDetailOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 42
 @router.post(
     "",
     response={
-        200: IncidentDetailOut,
-        201: IncidentDetailOut,
+        200: ReportedOut,
+        201: ReportedOut,
         403: ErrorOut,
         409: ErrorOut,
-        413: ErrorOut,
         422: ErrorOut,
     },
     summary="Report an incident (multipart form; photo optional; idempotent with a client id)",
@@ -245,7 +252,7 @@ def report_incident(
     request: HttpRequest,
     payload: Form[IncidentIn],
     photo: UploadedFile | None = File(None),  # noqa: B008
-) -> Status[Incident]:
+) -> Status[ReportedOut]:
     result = services.report_incident(
         actor=actor_of(request),
         id=payload.id,
@@ -261,7 +268,10 @@ def report_incident(
         photo=photo.file if photo is not None else None,
         photo_size=photo.size if photo is not None else None,
     )
-    return Status(201 if result.created else 200, _one(request, result.incident.pk))
+    reported = ReportedOut.from_orm(_one(request, result.incident.pk))
+    if result.photo_refused is not None:
+        reported.photo_refused = ErrorOut(**result.photo_refused.as_dict())
+    return Status(201 if result.created else 200, reported)
 
 
 @router.get("", response={200: IncidentPage, 400: ErrorOut}, summary="Incidents in your scope")
@@ -311,13 +321,19 @@ def get_incident(request: HttpRequest, incident_id: uuid.UUID) -> Incident:
     return _one(request, incident_id)
 
 
-@router.post("/{incident_id}/acknowledge", response=WRITE, summary="Acknowledge: I have it")
+@router.post(
+    "/{incident_id}/acknowledge", response=WRITE, summary="Acknowledge: seen, the escalation stops"
+)
 def acknowledge(request: HttpRequest, incident_id: uuid.UUID) -> Incident:
     services.acknowledge_incident(actor=actor_of(request), incident_id=incident_id)
     return _one(request, incident_id)
 
 
-@router.post("/{incident_id}/respond", response=WRITE, summary="Start responding")
+@router.post(
+    "/{incident_id}/respond",
+    response=WRITE,
+    summary="Take charge: the response starts; you become the responder if none is assigned",
+)
 def respond(request: HttpRequest, incident_id: uuid.UUID) -> Incident:
     services.start_response(actor=actor_of(request), incident_id=incident_id)
     return _one(request, incident_id)

@@ -20,7 +20,7 @@ from siaga.accounts.models import Membership, User
 from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import scope_roots, user_can
 from siaga.core import i18n
-from siaga.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from siaga.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied, SiagaError
 from siaga.core.ids import uuid7
 from siaga.incidents.choices import (
     OPEN_STATES,
@@ -55,6 +55,9 @@ from siaga.sites.services import check_coordinates
 class Reported:
     incident: Incident
     created: bool
+    # The photo sent with the report, when it was refused (too large, or not an image that can
+    # be read): the report itself is kept, since a guard's report matters more than its picture.
+    photo_refused: SiagaError | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,7 +280,9 @@ def report_incident(
     now: datetime | None = None,
 ) -> Reported:
     """A person reports an incident. Idempotent on ``id``: a phone that resends its report
-    gets the first one back."""
+    gets the first one back. A photo that is refused (``photo_too_large``,
+    ``photo_invalid``) does not refuse the report: it is sent without the photo, and
+    ``Reported.photo_refused`` says why, for the person to be told."""
     _check_choice(category, severity)
     incident_id = id or uuid7()
     existing = Incident.objects.filter(pk=incident_id).first()
@@ -301,7 +306,13 @@ def report_incident(
             raise InvalidInput(
                 "link_type_unknown", _("Unknown kind of link."), detail={"type": link_type}
             )
-    decoded = decode_photo(photo, size=photo_size) if photo is not None else None
+    decoded: Photo | None = None
+    photo_refused: SiagaError | None = None
+    if photo is not None:
+        try:
+            decoded = decode_photo(photo, size=photo_size)
+        except SiagaError as refused:
+            photo_refused = refused
     if decoded is not None and latitude is None and decoded.latitude is not None:
         latitude, longitude = decoded.latitude, decoded.longitude
         try:
@@ -358,7 +369,7 @@ def report_incident(
             _store_photo(incident, decoded, actor, at=now, later=later)
         _start_escalation(incident, now, later=later)
         _write(incident, later)
-    return Reported(incident, created=True)
+    return Reported(incident, created=True, photo_refused=photo_refused)
 
 
 def open_incident_from_alarm(

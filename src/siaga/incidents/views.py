@@ -40,18 +40,18 @@ from siaga.sites.models import Site
 
 PAGE_SIZE = 50
 
-# The big buttons of the report page: a picture a guard recognises at a glance, and the
-# severity the report starts from (the guard can still change it).
-CATEGORY_BUTTONS: dict[str, tuple[str, int]] = {
-    Category.FIRE: ("🔥", Severity.CRITICAL),
-    Category.WATER: ("💧", Severity.HIGH),
-    Category.THEFT: ("🕵️", Severity.CRITICAL),
-    Category.INTRUSION: ("🚷", Severity.CRITICAL),
-    Category.DAMAGE: ("📦", Severity.HIGH),
-    Category.MISSING: ("❓", Severity.CRITICAL),
-    Category.PUBLIC_ORDER: ("📢", Severity.HIGH),
-    Category.POWER_CCTV: ("📹", Severity.MEDIUM),
-    Category.OTHER: ("✏️", Severity.MEDIUM),
+# The severity each category's big button on the report page starts from (the guard can still
+# change it). Its picture is drawn in ``incidents/_category_icon.html``.
+CATEGORY_SEVERITY: dict[str, int] = {
+    Category.FIRE: Severity.CRITICAL,
+    Category.WATER: Severity.HIGH,
+    Category.THEFT: Severity.CRITICAL,
+    Category.INTRUSION: Severity.CRITICAL,
+    Category.DAMAGE: Severity.HIGH,
+    Category.MISSING: Severity.CRITICAL,
+    Category.PUBLIC_ORDER: Severity.HIGH,
+    Category.POWER_CCTV: Severity.MEDIUM,
+    Category.OTHER: Severity.MEDIUM,
 }
 RESPONDER_ROLES = [
     role for role, actions in ROLE_ACTIONS.items() if Action.RESPOND_INCIDENT in actions
@@ -201,7 +201,7 @@ def respond(request: HttpRequest, incident_id: uuid.UUID) -> HttpResponse:
         request,
         incident_id,
         lambda actor: services.start_response(actor=actor, incident_id=incident_id),
-        _("Marked as responding."),
+        _("You took charge: the incident is being handled."),
     )
 
 
@@ -370,6 +370,12 @@ def report(request: HttpRequest) -> HttpResponse:
             messages.success(
                 request, _("Sent ✓ %(reference)s") % {"reference": result.incident.reference}
             )
+            if result.photo_refused is not None:
+                messages.warning(
+                    request,
+                    _("The photo was refused and the report was sent without it: %(reason)s")
+                    % {"reason": result.photo_refused.message},
+                )
             return redirect("incidents:detail", incident_id=result.incident.pk)
     # A search without script comes back as a GET carrying what was typed so far.
     posted = request.POST if request.method == "POST" else request.GET
@@ -378,8 +384,7 @@ def report(request: HttpRequest) -> HttpResponse:
             {
                 "value": value,
                 "label": label,
-                "icon": CATEGORY_BUTTONS[value][0],
-                "default_severity": CATEGORY_BUTTONS[value][1],
+                "default_severity": CATEGORY_SEVERITY[value],
             }
             for value, label in Category.choices
         ],

@@ -20,15 +20,14 @@ from siaga.accounts import services as account_services
 from siaga.accounts.auth import actor_of
 from siaga.accounts.models import ApiToken, Membership
 from siaga.accounts.permissions import ROLE_ACTIONS, Action
-from siaga.alarms.models import Alarm
 from siaga.core.errors import SiagaError
-from siaga.incidents.choices import OPEN_STATES
-from siaga.incidents.models import Incident
+from siaga.incidents.selectors import awaiting_my_acknowledgement
 from siaga.notify import views as notify_views
 from siaga.regions.codes import is_region_code, subtree_q
 from siaga.regions.models import Region
 from siaga.sites.choices import SiteKind
 from siaga.sites.models import Site
+from siaga.web import dashboard
 
 
 @require_GET
@@ -72,7 +71,8 @@ def _units_summary(request: HttpRequest) -> list[dict[str, Any]]:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    sites = Site.objects.for_user(request.user, Action.VIEW).filter(active=True)
+    user = actor_of(request)
+    sites = Site.objects.for_user(user, Action.VIEW).filter(active=True)
     counts = dict(sites.values_list("kind").annotate(n=Count("id")).values_list("kind", "n"))
     tps = sites.filter(kind=SiteKind.TPS)
     context = {
@@ -85,13 +85,14 @@ def home(request: HttpRequest) -> HttpResponse:
             zone_count=Count("zones", distinct=True),
             inside_count=Count("presences", distinct=True),
         ),
-        "inside_now": Presence.objects.for_user(request.user, Action.VIEW).count(),
-        "open_incidents": Incident.objects.for_user(request.user, Action.VIEW)
-        .filter(state__in=OPEN_STATES)
-        .count(),
-        "active_alarms": Alarm.objects.for_user(request.user, Action.VIEW)
-        .filter(active=True)
-        .count(),
+        "tps_count": counts.get(SiteKind.TPS.value, 0),
+        "inside_now": Presence.objects.for_user(user, Action.VIEW).count(),
+        "open_incidents": dashboard.open_incidents(user).count(),
+        "newest_open_incidents": dashboard.newest_open_incidents(user),
+        "waiting_for_me": awaiting_my_acknowledgement(user).count(),
+        "active_alarms": dashboard.active_alarms(user).count(),
+        "newest_active_alarms": dashboard.newest_active_alarms(user),
+        "night": dashboard.since_yesterday_evening(user),
     }
     return render(request, "web/home.html", context)
 

@@ -117,6 +117,10 @@
       link.className = "alert-link";
       body.append(record.label ? `${record.label} · ` : "", link);
       if (record.photoDropped) body.append(` · ${text.msgPhotoDropped}`);
+      // The server kept the report and refused its photo (not an image, or too large).
+      if (detail && detail.photo_refused) {
+        body.append(` · ${text.msgPhotoRefused} ${detail.photo_refused.message || ""}`);
+      }
     } else if (state === "refused") {
       item.className = "alert alert-danger py-2 px-3 mb-2";
       body.textContent = `${text.msgRefused} ${(detail && detail.message) || ""}`;
@@ -195,7 +199,8 @@
     }
     const answer = await answerOf(response);
     if (response.status === 413 && record.photo) {
-      // Send the report without its picture rather than not at all.
+      // A proxy in front of the server may still refuse a large upload as a whole: send the
+      // report without its picture rather than not at all.
       record.photo = null;
       record.photoDropped = true;
       await keep(record);
