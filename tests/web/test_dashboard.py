@@ -203,10 +203,10 @@ def test_the_voters_card_sums_the_tps_in_scope_with_a_thousands_separator(
     html = response.content.decode()
     with translation.override(response.wsgi_request.LANGUAGE_CODE):
         label = translation.ngettext(
-            "Voters (DPT) in all %(n)s TPS of your scope together",
-            "Voters (DPT) in all %(n)s TPS of your scope together",
+            "Voters (DPT) in all %(shown)s TPS of your scope together",
+            "Voters (DPT) in all %(shown)s TPS of your scope together",
             2,
-        ) % {"n": 2}
+        ) % {"shown": "2"}
         total = number_format(1800, force_grouping=True)
     # Bahasa Indonesia, the default, groups with a dot: 1.800 (OKU's 700 not among them).
     assert (response.wsgi_request.LANGUAGE_CODE, total) == ("id", "1.800")
