@@ -29,6 +29,7 @@ from siaga.accounts.models import User
 from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import unit_covering, user_can
 from siaga.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from siaga.core.validators import normalise_plate as normalise_plate  # the one plate rule
 from siaga.ledger import services as ledger
 from siaga.regions.timezones import time_zone_of
 from siaga.sites.choices import ZoneKind
@@ -40,7 +41,6 @@ EARLY_ARRIVAL = dt.timedelta(hours=2)
 MAX_VISIT_LENGTH = dt.timedelta(days=7)
 MAX_PASS_LENGTH = dt.timedelta(days=400)
 # Indonesian plates: area letters, number, suffix letters ("BG 1234 AB", "B 1 RI").
-_PLATE = re.compile(r"^([A-Z]{1,2}) ?(\d{1,4}) ?([A-Z]{0,3})$")
 _WEEKDAYS = re.compile(r"^[1-7]{1,7}$")
 # Who counts for the two-person rule: a KPU officer with a Polri or Bawaslu officer.
 _KPU_SIDE = frozenset({Officer.KPU})
@@ -105,21 +105,6 @@ def normalise_phone(raw: str) -> str:
             detail={"field": "phone"},
         )
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def normalise_plate(raw: str) -> str:
-    """A vehicle plate as "BG 1234 AB", or ``plate_invalid``."""
-    compact = re.sub(r"[\s.-]+", " ", (raw or "").strip().upper())
-    if not compact:
-        return ""
-    match = _PLATE.match(compact.replace(" ", "")) or _PLATE.match(compact)
-    if match is None:
-        raise InvalidInput(
-            "plate_invalid",
-            _("This is not an Indonesian vehicle plate (e.g. BG 1234 AB)."),
-            detail={"field": "vehicle_plate"},
-        )
-    return " ".join(part for part in match.groups() if part)
 
 
 def _check_items(items: Sequence[Item]) -> list[dict[str, Any]]:
