@@ -36,7 +36,7 @@ def test_waiting_approved_and_denied_are_indonesian_and_english_on_request(
         actor=operator_okut, visit_id=denied.pk, reason="Tanpa surat tugas", now=late
     )
     messages = {
-        (m.kind, m.user.username): m
+        (m.kind, m.user.username if m.user else ""): m
         for m in Message.objects.filter(channel=Channel.INAPP, kind__startswith="visit.")
     }
     assert {("visit.requested", "kpu.okut"), ("visit.approved", "jaga.okut")} <= set(messages)
