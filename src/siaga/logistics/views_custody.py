@@ -34,7 +34,7 @@ from siaga.accounts.auth import actor_of
 from siaga.accounts.models import User
 from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import scope_roots, user_can
-from siaga.core.errors import InvalidInput, SiagaError
+from siaga.core.errors import SiagaError
 from siaga.core.links import public_url
 from siaga.ledger.models import Entry
 from siaga.logistics import pdf, services
@@ -56,6 +56,7 @@ from siaga.logistics.models import (
     Scan,
     Seal,
 )
+from siaga.logistics.views_operator import _whole
 from siaga.regions.codes import subtree_q
 from siaga.regions.timezones import time_zone_of, zone_abbreviation
 from siaga.sites.models import Site
@@ -403,20 +404,6 @@ def _line_fields(lines: list[HandoverLine], post: Mapping[str, Any] | None) -> l
         damaged_value = str(post.get(damaged, "")) if post is not None else "0"
         fields.append(LineField(line, name, value, damaged, damaged_value))
     return fields
-
-
-def _whole(post: Mapping[str, Any], name: str) -> int | None:
-    raw = str(post.get(name, "")).strip()
-    if not raw:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidInput(
-            "quantity_invalid",
-            _("Quantities are whole numbers, zero or more."),
-            detail={"field": name},
-        ) from None
 
 
 def _counted(lines: list[HandoverLine], post: Mapping[str, Any]) -> list[services.ReceivedLine]:
