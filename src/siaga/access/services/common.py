@@ -23,7 +23,6 @@ from siaga.access.models import (
     Visit,
     Visitor,
 )
-from siaga.access.services import ledgering
 from siaga.accounts.choices import AgencyKind
 from siaga.accounts.models import User
 from siaga.accounts.permissions import Action
@@ -191,7 +190,7 @@ def _ledger(
     and masked NIK go in the payload, their name and organisation in its personal part."""
     unit = unit_covering(actor, site.region_id)
     label, pk = subject if isinstance(subject, tuple) else ledger.subject_of(subject)
-    return ledgering.fact(
+    return ledger.Fact(
         kind=f"access.{kind}",
         subject_type=label,
         subject_id=pk,

@@ -213,7 +213,7 @@ def set_visitor_photo(
         visitor.photo_sha256 = decoded.sha256
         visitor.save(update_fields=["photo", "photo_content_type", "photo_sha256", "updated_at"])
         label, pk = ledger.subject_of(visitor)
-        ledgering.append(
+        ledger.append(
             kind="access.visitor.photo",
             subject=(label, pk),
             actor=actor,
@@ -281,7 +281,7 @@ def set_watchlist(
         elif not listed:
             visitor.watchlist_region = ""
         visitor.save()
-        ledgering.append(
+        ledger.append(
             kind="access.watchlist.listed" if listed else "access.watchlist.unlisted",
             subject=visitor,
             actor=actor,
@@ -347,7 +347,7 @@ def _refuse_watchlisted(
             actor=actor,
             now=now,
         )
-        ledgering.append(
+        ledger.append(
             kind="access.refused",
             subject=subject,
             actor=actor,
