@@ -861,3 +861,52 @@ def test_an_export_searched_by_nik_keeps_no_nik_in_the_ledger(
     english(client_for, bawaslu_okut).post("/gerbang/log/export.xlsx", {"q": f" {NIK_DRIVER} "})
     again = Entry.objects.filter(kind="access.log.exported").latest("seq")
     assert json.loads(again.payload)["filters"]["q"] == query
+
+
+def test_log_filters_by_a_typed_site_code_and_offers_only_that_sites_zones(
+    client_for: Any, traffic: Traffic, gate: Gate, world: World, guard_okut: User
+) -> None:
+    client = english(client_for, guard_okut)
+    typed = client.post("/gerbang/log/", {"site_code": gate.site.code.lower(), "q": "joko"})
+    html = typed.content.decode()
+    assert typed.status_code == 200
+    assert event_ids(html) == newest_first(traffic.guard_in, traffic.guard_hall)
+    zones = html.split('id="log-zone"')[1].split("</select>")[0]
+    assert set(re.findall(r'<option value="([0-9a-f-]+)"', zones)) == {
+        str(z.pk) for z in gate.site.zones.all()
+    }
+    # Another kabupaten's warehouse is no site of this guard's: nothing listed, and why.
+    foreign = client.post("/gerbang/log/", {"site_code": world.warehouse_oku.code})
+    html = foreign.content.decode()
+    assert foreign.status_code == 200 and event_ids(html) == []
+    assert f"No site with the code {world.warehouse_oku.code} in your scope." in html
+    # No site chosen: no zone is offered (a kabupaten's zones would be hundreds).
+    plain = client.get("/gerbang/log/").content.decode()
+    assert (
+        re.findall(
+            r'<option value="[0-9a-f-]+"', plain.split('id="log-zone"')[1].split("</select>")[0]
+        )
+        == []
+    )
+    # An htmx answer brings the zones of the chosen site beside the results.
+    swapped = client.post(
+        "/gerbang/log/", {"site": str(gate.site.pk)}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert 'id="log-zone" name="zone" hx-swap-oob="true"' in swapped
+    assert f'value="{gate.hall.pk}"' in swapped
+
+
+def test_log_pages_keep_a_posted_search(
+    client_for: Any, traffic: Traffic, guard_okut: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from siaga.access.views import records
+
+    monkeypatch.setattr(records, "PAGE_SIZE", 1)
+    client = english(client_for, guard_okut)
+    first = client.post("/gerbang/log/", {"q": NIK_DRIVER}).content.decode()
+    assert event_ids(first) == newest_first(traffic.driver_out)
+    # The next page is asked by the filters' own form (a POST: the NIK never goes in a link).
+    assert 'type="submit" form="log-filters" name="page" value="2"' in first
+    assert "?page=2" not in first
+    second = client.post("/gerbang/log/", {"q": NIK_DRIVER, "page": "2"}).content.decode()
+    assert event_ids(second) == ids(traffic.driver_in)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Case, Count, IntegerField, Q, Value, When
+from django.db.models import Case, Count, Exists, IntegerField, OuterRef, Q, Value, When
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,6 +24,7 @@ from siaga.alarms import services
 from siaga.alarms.choices import SEVERITY_RANK
 from siaga.alarms.models import Alarm
 from siaga.core.errors import NotFound, SiagaError
+from siaga.sites import chooser
 from siaga.sites.models import Site
 
 PAGE_SIZE = 50
@@ -50,13 +51,16 @@ def console(request: HttpRequest) -> HttpResponse:
     user = actor_of(request)
     alarms = Alarm.objects.for_user(user, Action.VIEW)
     sites = Site.objects.for_user(user, Action.VIEW)
+    query, typed, site_error = chooser.filter_query(request.GET, user)
     site = None
-    site_id = _site_param(request.GET.get("site", ""))
+    site_id = _site_param(query.get("site", ""))
     if site_id is not None:
         site = sites.filter(pk=site_id).first()
         if site is None:
             raise Http404
         alarms = alarms.filter(site=site)
+    if site_error:
+        alarms = alarms.none()
     show = request.GET.get("show", "")
     if show in SHOW:
         alarms = alarms.filter(SHOW[show])
@@ -81,7 +85,14 @@ def console(request: HttpRequest) -> HttpResponse:
         "site": site,
         "show": show,
         "counts": counts,
-        "sites": sites.filter(alarms__isnull=False).distinct().order_by("name")[:500],
+        "site_filter": chooser.site_filter(
+            request,
+            sites.filter(Exists(Alarm.objects.filter(site=OuterRef("pk")))),
+            chosen=site,
+            every=_("Every site in my scope"),
+            typed=typed,
+            error=site_error,
+        ),
         "refresh_url": request.get_full_path(),
     }
     template = "alarms/_table.html" if request.htmx else "alarms/console.html"  # type: ignore[attr-defined]

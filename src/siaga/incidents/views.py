@@ -14,6 +14,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import Exists, OuterRef
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -76,8 +77,11 @@ def _severities() -> list[dict[str, Any]]:
 @login_required
 def incident_list(request: HttpRequest) -> HttpResponse:
     user = actor_of(request)
-    filters = selectors.IncidentFilters.from_query(request.GET)
+    query, typed, site_error = chooser.filter_query(request.GET, user)
+    filters = selectors.IncidentFilters.from_query(query)
     incidents = filters.apply(_visible_incidents(request))
+    if site_error:
+        incidents = incidents.none()
     page = Paginator(
         incidents.select_related("site", "zone", "region", "assignee").order_by("-reported_at"),
         PAGE_SIZE,
@@ -90,7 +94,14 @@ def incident_list(request: HttpRequest) -> HttpResponse:
         "states": State.choices,
         "categories": Category.choices,
         "severities": Severity.choices,
-        "sites": sites.filter(incidents__isnull=False).distinct().order_by("name")[:500],
+        "site_filter": chooser.site_filter(
+            request,
+            sites.filter(Exists(Incident.objects.filter(site=OuterRef("pk")))),
+            chosen=filters.site,
+            every=_("Every site"),
+            typed=typed,
+            error=site_error,
+        ),
         "waiting": selectors.awaiting_my_acknowledgement(user).count(),
     }
     template = "incidents/_results.html" if request.htmx else "incidents/list.html"  # type: ignore[attr-defined]

@@ -59,10 +59,10 @@ from siaga.logistics.models import (
 from siaga.logistics.views_operator import _whole
 from siaga.regions.codes import subtree_q
 from siaga.regions.timezones import time_zone_of, zone_abbreviation
+from siaga.sites import chooser
 from siaga.sites.models import Site
 
 PAGE_SIZE = 50
-SITE_CHOICES_LIMIT = 500
 LABELS_LIMIT = 2400  # 100 sheets; a bigger print is split by destination or handover
 RECENT_SCANS = 30
 PDF = "application/pdf"
@@ -202,6 +202,8 @@ class HandoverFilters:
     site: Site | None = None
     direction: str = ""  # "in" or "out", with a site
     q: str = ""
+    typed_site: str = ""  # a site's code as typed in the filter
+    site_error: str = ""  # that code names no site in scope: nothing is listed
 
     def as_query(self) -> dict[str, str]:
         query = {
@@ -214,18 +216,23 @@ class HandoverFilters:
 
 
 def _handover_filters(request: HttpRequest, user: User) -> HandoverFilters:
-    state = request.GET.get("state", "").strip()
-    direction = request.GET.get("direction", "").strip()
+    query, typed, site_error = chooser.filter_query(request.GET, user)
+    state = query.get("state", "").strip()
+    direction = query.get("direction", "").strip()
     return HandoverFilters(
         state=state if state in HandoverState.values else "",
-        site=_site_param(user, request.GET.get("site")),
+        site=_site_param(user, query.get("site")),
         direction=direction if direction in ("in", "out") else "",
-        q=request.GET.get("q", "").strip()[:40],
+        q=query.get("q", "").strip()[:40],
+        typed_site=typed,
+        site_error=site_error,
     )
 
 
 def _filtered_handovers(user: User, filters: HandoverFilters) -> QuerySet[Handover]:
     handovers = visible_handovers(user)
+    if filters.site_error:
+        return handovers.none()
     if filters.state:
         handovers = handovers.filter(state=filters.state)
     if filters.site is not None:
@@ -240,15 +247,11 @@ def _filtered_handovers(user: User, filters: HandoverFilters) -> QuerySet[Handov
     return handovers
 
 
-def _handover_sites(user: User) -> list[Site]:
+def _handover_sites(user: User) -> QuerySet[Site]:
     """The user's sites that gave or received a handover: the filter's choices."""
-    return list(
-        _visible_sites(user)
-        .filter(
-            Exists(Handover.objects.filter(from_site=OuterRef("pk")))
-            | Exists(Handover.objects.filter(to_site=OuterRef("pk")))
-        )
-        .order_by("name")[:SITE_CHOICES_LIMIT]
+    return _visible_sites(user).filter(
+        Exists(Handover.objects.filter(from_site=OuterRef("pk")))
+        | Exists(Handover.objects.filter(to_site=OuterRef("pk")))
     )
 
 
@@ -296,7 +299,13 @@ def handover_list(request: HttpRequest) -> HttpResponse:
         "rows": rows,
         "filters": filters,
         "states": HandoverState.choices,
-        "sites": _handover_sites(user),
+        "site_filter": chooser.site_filter(
+            request,
+            _handover_sites(user),
+            chosen=filters.site,
+            typed=filters.typed_site,
+            error=filters.site_error,
+        ),
     }
     template = (
         "logistics/custody/_handover_rows.html"
@@ -777,6 +786,8 @@ class DiscrepancyFilters:
     state: str = DiscrepancyState.OPEN  # "" for every state
     kind: str = ""
     site: Site | None = None
+    typed_site: str = ""
+    site_error: str = ""
 
     def as_query(self) -> dict[str, str]:
         query = {
@@ -806,12 +817,15 @@ class ResolveAttempt:
 
 
 def _discrepancy_filters(request: HttpRequest, user: User) -> DiscrepancyFilters:
-    state = request.GET.get("state", DiscrepancyState.OPEN).strip()
-    kind = request.GET.get("kind", "").strip()
+    query, typed, site_error = chooser.filter_query(request.GET, user)
+    state = query.get("state", DiscrepancyState.OPEN).strip()
+    kind = query.get("kind", "").strip()
     return DiscrepancyFilters(
         state=state if state in DiscrepancyState.values else "",
         kind=kind if kind in DiscrepancyKind.values else "",
-        site=_site_param(user, request.GET.get("site")),
+        site=_site_param(user, query.get("site")),
+        typed_site=typed,
+        site_error=site_error,
     )
 
 
@@ -821,6 +835,8 @@ def _discrepancy_page(
     user = actor_of(request)
     filters = _discrepancy_filters(request, user)
     found = Discrepancy.objects.for_user(user, Action.VIEW)
+    if filters.site_error:
+        found = found.none()
     if filters.state:
         found = found.filter(state=filters.state)
     if filters.kind:
@@ -844,10 +860,12 @@ def _discrepancy_page(
         if attempt is not None and attempt.discrepancy_id == d.pk:
             row.error, row.typed = attempt.error, attempt.typed
         rows.append(row)
-    sites = list(
-        _visible_sites(user)
-        .filter(Exists(Discrepancy.objects.filter(site=OuterRef("pk"))))
-        .order_by("name")[:SITE_CHOICES_LIMIT]
+    site_filter = chooser.site_filter(
+        request,
+        _visible_sites(user).filter(Exists(Discrepancy.objects.filter(site=OuterRef("pk")))),
+        chosen=filters.site,
+        typed=filters.typed_site,
+        error=filters.site_error,
     )
     context = {
         "page": page,
@@ -855,7 +873,7 @@ def _discrepancy_page(
         "filters": filters,
         "states": DiscrepancyState.choices,
         "kinds": DiscrepancyKind.choices,
-        "sites": sites,
+        "site_filter": site_filter,
         "error": attempt.error if attempt else "",
         "here": request.get_full_path(),
     }

@@ -36,6 +36,7 @@ from siaga.logistics.models import (
     SortingSession,
     Stock,
 )
+from siaga.logistics.views_custody import _uuid
 from siaga.logistics.views_operator import (
     SITES_LIMIT,
     WITNESS_AGENCIES,
@@ -53,6 +54,7 @@ from siaga.logistics.views_operator import (
     witness_rows,
 )
 from siaga.regions.timezones import time_zone_of
+from siaga.sites import chooser
 from siaga.sites.choices import SiteKind
 from siaga.sites.models import Site
 
@@ -125,13 +127,18 @@ class DestructionRow:
 @require_http_methods(["GET"])
 def sorting_page(request: HttpRequest) -> HttpResponse:
     user = actor_of(request)
-    sites = list(
-        Site.objects.for_user(user, Action.VIEW)
-        .filter(kind=SiteKind.WAREHOUSE)
-        .order_by("name")[:SITES_LIMIT]
-    )
-    chosen = next((s for s in sites if str(s.pk) == request.GET.get("site", "")), None)
-    shown = [chosen] if chosen else sites
+    warehouses = Site.objects.for_user(user, Action.VIEW).filter(kind=SiteKind.WAREHOUSE)
+    query, typed, site_error = chooser.filter_query(request.GET, user)
+    site_id = _uuid(query.get("site"))
+    chosen = warehouses.filter(pk=site_id).first() if site_id else None
+    if typed and chosen is None and not site_error:
+        site_error = _("%(code)s is not a warehouse.") % {"code": typed}
+    if chosen:
+        shown = [chosen]
+    elif site_error:
+        shown = []
+    else:
+        shown = list(warehouses.order_by("name")[:SITES_LIMIT])
     code = request.GET.get("election", "").strip()
     election = Election.objects.filter(code=code).first() if code else Election.objects.first()
     items = _ballots(election) if election else []
@@ -178,7 +185,16 @@ def sorting_page(request: HttpRequest) -> HttpResponse:
         request,
         "logistics/custody/sorting.html",
         {
-            "sites": sites,
+            "site_filter": chooser.site_filter(
+                request,
+                warehouses,
+                chosen=chosen,
+                label=_("Warehouse"),
+                every=_("Every warehouse"),
+                typed=typed,
+                error=site_error,
+            ),
+            "many": warehouses[:2].count() > 1,
             "chosen": chosen,
             "election": election,
             "sessions": list(session_rows.values()),

@@ -297,3 +297,89 @@ def chooser_view(request: HttpRequest) -> HttpResponse:
     except SiagaError as exc:
         context["error"], context["error_code"], status = str(exc.message), exc.code, exc.status
     return render(request, "sites/_chooser_results.html", context, status=status)
+
+
+# ---------------------------------------------------------------------------------------------
+# A list's site filter: a short <select> of the sites that hold something, or — where they are
+# more than FILTER_OPTIONS — a code field with the chooser's suggestions.
+
+FILTER_OPTIONS = 30
+FILTER_PURPOSE = "filter"
+
+
+@dataclass
+class SiteFilter:
+    """What ``sites/_filter.html`` shows: ``options`` to pick from, or ``search`` for a code."""
+
+    field: str
+    label: str
+    every: str
+    options: list[Site]
+    chosen: Site | None
+    search: bool
+    post: list[Site]
+    typed: str = ""
+    error: str = ""
+    purpose: str = FILTER_PURPOSE
+
+    @property
+    def endpoint(self) -> str:
+        return reverse("sites:chooser")
+
+    @property
+    def code_field(self) -> str:
+        return f"{self.field}_code"
+
+
+def filter_query(data: Any, user: Any, *, field: str = "site") -> tuple[Any, str, str]:
+    """``data`` with a typed ``<field>_code`` turned into the site's id in ``<field>``; the
+    code as typed and, when no site in scope has it, the message that says so (the list then
+    shows nothing)."""
+    code_field = f"{field}_code"
+    if code_field not in data:
+        return data, "", ""
+    query = data.copy()
+    typed = " ".join(str(query.pop(code_field)[-1]).split())[:QUERY_MAX]
+    if not typed:
+        query[field] = ""
+        return query, "", ""
+    found = scope(user, FILTER_PURPOSE).filter(code__iexact=typed).values_list("pk", flat=True)
+    pk = found.first()
+    if pk is None:
+        query[field] = ""
+        return query, typed, _("No site with the code %(code)s in your scope.") % {"code": typed}
+    query[field] = str(pk)
+    return query, typed, ""
+
+
+def site_filter(
+    request: HttpRequest,
+    candidates: QuerySet[Site],
+    *,
+    chosen: Any = None,
+    field: str = "site",
+    label: str = "",
+    every: str = "",
+    typed: str = "",
+    error: str = "",
+) -> SiteFilter:
+    """The filter of a list over ``candidates`` (the sites that hold something to list), with
+    ``chosen`` (a site or its id) shown as chosen."""
+    options = list(candidates.order_by("name", "code")[: FILTER_OPTIONS + 1])
+    search = len(options) > FILTER_OPTIONS
+    site = chosen if isinstance(chosen, Site) or chosen is None else None
+    if site is None and chosen is not None:
+        site = next((s for s in options if s.pk == chosen), None)
+        if site is None:
+            site = scope(request.user, FILTER_PURPOSE).filter(pk=chosen).first()
+    return SiteFilter(
+        field=field,
+        label=label or _("Site"),
+        every=every or _("Every site"),
+        options=[] if search else options,
+        chosen=site,
+        search=search,
+        post=post_sites(request.user, FILTER_PURPOSE) if search else [],
+        typed=typed,
+        error=error,
+    )

@@ -45,12 +45,13 @@ from siaga.core.ids import uuid7
 from siaga.privacy import services as privacy
 from siaga.regions.codes import parent_code, subtree_q
 from siaga.regions.timezones import time_zone_of
+from siaga.sites import chooser
 from siaga.sites.models import Site, Zone
 
 PAGE_SIZE = 50
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Filter lists stay short enough for a phone; a national reader narrows by date or text.
-SITE_CHOICES_LIMIT = 500
+SITE_CHOICES_LIMIT = 50  # sites with zones where a pass may be issued: warehouses and stores
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,51 +161,69 @@ class LogRow:
         return selectors.items_in_words(self.event.items)
 
 
-def _log_events(request: HttpRequest) -> tuple[selectors.LogFilters, QuerySet[GateEvent], str]:
-    """The log as the filters ask for it, in the user's scope; a reversed date range shows
-    nothing and says why."""
+@dataclass
+class LogQuery:
+    filters: selectors.LogFilters
+    events: QuerySet[GateEvent]
+    error: str = ""
+    typed_site: str = ""  # a site's code as typed in the filter
+
+
+def _log_events(request: HttpRequest) -> LogQuery:
+    """The log as the filters ask for it, in the user's scope; a reversed date range or a site
+    code not in scope shows nothing and says why."""
     posted = request.method == "POST"
-    filters = selectors.LogFilters.from_query(request.POST if posted else request.GET)
+    query, typed, site_error = chooser.filter_query(
+        request.POST if posted else request.GET, actor_of(request)
+    )
+    filters = selectors.LogFilters.from_query(query)
     events = filters.apply(GateEvent.objects.for_user(actor_of(request), Action.VIEW))
+    if site_error:
+        return LogQuery(filters, events.none(), site_error, typed)
     if not posted and selectors.looks_like_nik(filters.q):
         # A NIK never travels in a URL (nor in the access log that keeps URLs): the form
         # sends it in a POST body. The number is not shown back.
         filters.q = ""
-        return filters, events.none(), _("Search by NIK with the search form, not in a link.")
+        message = _("Search by NIK with the search form, not in a link.")
+        return LogQuery(filters, events.none(), message, typed)
     try:
         selectors.check_range(filters.since, filters.until)
     except SiagaError as exc:
-        return filters, events.none(), str(exc.message)
+        return LogQuery(filters, events.none(), str(exc.message), typed)
     # A visitor's photo is up to 5 MB; a table row needs none of it.
-    return filters, events.defer("visitor__photo"), ""
+    return LogQuery(filters, events.defer("visitor__photo"), "", typed)
 
 
-def _log_sites(user: User) -> list[Site]:
+def _log_sites(user: User) -> QuerySet[Site]:
     with_events = GateEvent.objects.filter(site=OuterRef("pk"))
-    return list(
-        Site.objects.for_user(user, Action.VIEW)
-        .filter(Exists(with_events))
-        .order_by("name")[:SITE_CHOICES_LIMIT]
-    )
+    return Site.objects.for_user(user, Action.VIEW).filter(Exists(with_events))
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def gate_log(request: HttpRequest) -> HttpResponse:
     user = actor_of(request)
-    filters, events, error = _log_events(request)
+    asked = _log_events(request)
+    filters, error = asked.filters, asked.error
     source = request.POST if request.method == "POST" else request.GET
-    page = Paginator(selectors.log_rows(events), PAGE_SIZE).get_page(source.get("page"))
+    page = Paginator(selectors.log_rows(asked.events), PAGE_SIZE).get_page(source.get("page"))
     rows = [LogRow(event, _local(event.site, event.at)) for event in page]
-    sites = _log_sites(user)
-    chosen = next((s for s in sites if s.pk == filters.site), None)
+    site_filter = chooser.site_filter(
+        request,
+        _log_sites(user),
+        chosen=filters.site,
+        typed=asked.typed_site,
+        error=error if asked.typed_site and not filters.site else "",
+    )
+    chosen = site_filter.chosen
     context = {
         "page": page,
         "rows": rows,
         "filters": filters,
         "error": error,
         "kinds": GateEventKind.choices,
-        "site_zones": _zones_by_site(sites),
+        "site_filter": site_filter,
+        "zones": list(Zone.objects.filter(site=chosen).order_by("name")) if chosen else [],
         "chosen_site": chosen,
         "export_query": urlencode(filters.as_query()),
         "export_fields": sorted(filters.as_query().items()),
@@ -220,7 +239,8 @@ def gate_log(request: HttpRequest) -> HttpResponse:
 def log_export(request: HttpRequest) -> HttpResponse:
     """The log as Excel: from a link (GET, no NIK), or from the page's form (POST: its search
     may be a NIK)."""
-    filters, events, error = _log_events(request)
+    asked = _log_events(request)
+    filters, events, error = asked.filters, asked.events, asked.error
     if error:
         messages.error(request, error)
         query = urlencode(filters.as_query())
@@ -473,9 +493,12 @@ def _passes_page(
     posted = posted or {}
     now = timezone.now()
     listed = _passes_in_scope(user)
-    site_id = _uuid(request.GET.get("site"))
+    query, typed, site_error = chooser.filter_query(request.GET, user)
+    site_id = _uuid(query.get("site"))
     if site_id is not None:
         listed = listed.filter(site_id=site_id)
+    if site_error:
+        listed = listed.none()
     show = request.GET.get("show", "")
     if show != "all":
         show = ""
@@ -489,9 +512,15 @@ def _passes_page(
         "rows": [_pass_row(user, issued, now) for issued in page],
         "show": show,
         "site_id": site_id,
-        "sites": Site.objects.for_user(user, Action.VIEW)
-        .filter(Exists(StandingPass.objects.filter(site=OuterRef("pk"))))
-        .order_by("name")[:SITE_CHOICES_LIMIT],
+        "site_filter": chooser.site_filter(
+            request,
+            Site.objects.for_user(user, Action.VIEW).filter(
+                Exists(StandingPass.objects.filter(site=OuterRef("pk")))
+            ),
+            chosen=site_id,
+            typed=typed,
+            error=site_error,
+        ),
         "issuing_zones": _zones_by_site(issuing),
         "kinds": PassKind.choices,
         "officers": Officer.choices,
