@@ -385,3 +385,32 @@ def test_the_ppk_is_told_of_a_bast_on_its_way_with_its_expected_arrival(
     assert "2029-02-09 14:00" in message.body
     assert message.data["expected_at"] == expected.isoformat()
     assert not Message.objects.filter(user=operator_okut).exists()
+
+
+def test_short_and_damaged_on_arrival_reach_the_reconciliation(
+    chain: Chain, operator_okut: User, bawaslu_okut: User, kpu_oku: User, client_for: Any
+) -> None:
+    from django.urls import reverse
+
+    handover = dispatch(chain, operator_okut, lines=[services.Line("tinta", 10)])
+    services.receive_handover(
+        actor=chain.ppk_martapura,
+        handover_id=handover.pk,
+        lines=[services.ReceivedLine("tinta", 8, 3)],
+        now=H5 + dt.timedelta(hours=4),
+    )
+    address = reverse("logistics:reconciliation")
+    html = (
+        client_for(bawaslu_okut)
+        .get(address, {"election": ELECTION, "region": "16.08"})
+        .content.decode()
+    )
+    table = html.split('id="recon-arrivals"')[1].split("</table>")[0]
+    row = table.split(f'<tr data-site="{chain.ppk.code}" data-item="tinta">')[1].split("</tr>")[0]
+    figures = [cell.split(">")[-1] for cell in row.split("</td>")[2:4]]
+    assert figures == ["2", "3"]
+    assert "2 open" in row or "2 terbuka" in row
+    assert table.count("<tr data-site=") == 1
+    # Another kabupaten's reader never sees it.
+    other = client_for(kpu_oku).get(address, {"election": ELECTION, "region": "16.01"})
+    assert 'id="recon-arrivals"' not in other.content.decode()

@@ -213,3 +213,69 @@ def test_the_voters_card_sums_the_tps_in_scope_with_a_thousands_separator(
     assert re.search(
         rf'<div class="display-6">{re.escape(total)}</div>\s*<div[^>]*>{re.escape(label)}<', html
     )
+
+
+def test_each_night_card_opens_a_list_of_exactly_what_it_counts(
+    client_for: Any, kapolres_okut: User, night: dict[str, Any]
+) -> None:
+    client = client_for(kapolres_okut)
+    html = client.get("/").content.decode()
+
+    def followed(card: str) -> str:
+        found = re.search(rf'href="([^"]+)" id="{card}"', html)
+        assert found, card
+        response = client.get(found.group(1).replace("&amp;", "&").split("#")[0])
+        assert response.status_code == 200
+        page: str = response.content.decode()
+        assert 'id="since-filter"' in page or 'id="refused"' in page
+        return page
+
+    incidents = re.findall(r'<tr[^>]* data-incident="([^"]+)"', followed("night-incidents"))
+    since = yesterday_evening(timezone.now())
+    assert sorted(incidents) == sorted(
+        str(pk)
+        for pk in Incident.objects.filter(
+            reported_at__gte=since, site__region__code__startswith="16.08"
+        ).values_list("pk", flat=True)
+    )
+    assert len(incidents) == 2
+    alarms = re.findall(r'<tr data-alarm="([^"]+)"', followed("night-alarms"))
+    assert len(alarms) == 2 and str(night["active_alarms"][1].pk) not in alarms
+    refused = re.findall(
+        r'<li class="list-group-item" data-visit="([^"]+)"', followed("night-gate-refusals")
+    )
+    assert len(refused) == 1
+    discrepancies = followed("night-discrepancies")
+    assert len(re.findall(r'data-discrepancy="([^"]+)"', discrepancies)) == 1
+
+
+def test_bast_on_its_way_shows_on_the_receivers_dashboard(
+    client_for: Any, world: World, operator_okut: User
+) -> None:
+    from siaga.logistics.models import Election, Handover
+    from siaga.logistics.services import seed_catalogue
+
+    seed_catalogue()
+    store = Site.objects.create(
+        code="PPK-16.08.01",
+        name="Gudang PPK Martapura",
+        kind=SiteKind.PPK,
+        region_id="16.08.01",
+        owner_unit=world.units["kpu:16.08"],
+    )
+    expected = timezone.now() + dt.timedelta(hours=3)
+    # A return leg dispatched into the warehouse: its receiver is the warehouse's operator.
+    handover = Handover.objects.create(
+        number="BAST-TEST-1",
+        election=Election.objects.get(),
+        from_site=store,
+        to_site=world.warehouse_okut,
+        state="dispatched",
+        giver=operator_okut,
+        dispatched_at=timezone.now(),
+        expected_at=expected,
+    )
+    html = client_for(operator_okut).get("/").content.decode()
+    item = html.split(f'data-handover="{handover.pk}"')[1].split("</li>")[0]
+    assert "BAST-TEST-1" in item and "Gudang PPK Martapura" in item
+    assert f'href="/logistik/custody/handovers/{handover.pk}/"' in item

@@ -24,6 +24,7 @@ from siaga.alarms import services
 from siaga.alarms.choices import SEVERITY_RANK
 from siaga.alarms.models import Alarm
 from siaga.core.errors import NotFound, SiagaError
+from siaga.core.validators import since_param
 from siaga.sites import chooser
 from siaga.sites.models import Site
 
@@ -61,6 +62,9 @@ def console(request: HttpRequest) -> HttpResponse:
         alarms = alarms.filter(site=site)
     if site_error:
         alarms = alarms.none()
+    since = since_param(request.GET.get("since"))
+    if since is not None:
+        alarms = alarms.filter(first_raised_at__gte=since)
     show = request.GET.get("show", "")
     if show in SHOW:
         alarms = alarms.filter(SHOW[show])
@@ -84,6 +88,7 @@ def console(request: HttpRequest) -> HttpResponse:
         "rows": rows,
         "site": site,
         "show": show,
+        "since": since,
         "counts": counts,
         "site_filter": chooser.site_filter(
             request,

@@ -8,6 +8,8 @@ import datetime as dt
 import re
 
 from django.conf import settings
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext_lazy as _
 
 from siaga.core.errors import InvalidInput
@@ -56,3 +58,16 @@ def check_in_window(
             detail={"field": field, "first": first.isoformat(), "last": last.isoformat()},
         )
     return value
+
+
+def since_param(raw: str | None) -> dt.datetime | None:
+    """A list's "since" filter from a link (the dashboard's "since yesterday evening"): an ISO
+    moment, read in the current time zone when it names none; anything else filters nothing,
+    so a hand-edited address narrows nothing rather than failing."""
+    try:
+        moment = parse_datetime((raw or "").strip()[:40])
+    except ValueError:
+        return None
+    if moment is None:
+        return None
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment)

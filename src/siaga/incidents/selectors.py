@@ -3,6 +3,7 @@ Nothing here writes; every function takes a queryset the caller already scoped t
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 import uuid
@@ -16,6 +17,7 @@ from django.utils.translation import gettext_lazy as _
 from siaga.accounts.models import User
 from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import scope_roots
+from siaga.core.validators import since_param
 from siaga.incidents.choices import OPEN_STATES, Category, Severity, State
 from siaga.incidents.models import Incident
 from siaga.incidents.services import open_acknowledgements
@@ -40,6 +42,7 @@ class IncidentFilters:
     severity: int | None = None
     site: uuid.UUID | None = None
     q: str = ""
+    since: dt.datetime | None = None  # reported at or after
 
     @classmethod
     def from_query(cls, query: Any) -> IncidentFilters:
@@ -59,6 +62,7 @@ class IncidentFilters:
             severity=severity if severity in Severity.values else None,
             site=site,
             q=query.get("q", "").strip()[:100],
+            since=since_param(query.get("since")),
         )
 
     def apply(self, incidents: QuerySet[Incident]) -> QuerySet[Incident]:
@@ -72,6 +76,8 @@ class IncidentFilters:
             incidents = incidents.filter(severity=self.severity)
         if self.site is not None:
             incidents = incidents.filter(site_id=self.site)
+        if self.since is not None:
+            incidents = incidents.filter(reported_at__gte=self.since)
         if self.q:
             match = Q(description__icontains=self.q) | Q(site__name__icontains=self.q)
             reference = REFERENCE_RE.fullmatch(self.q)

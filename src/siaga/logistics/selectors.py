@@ -41,6 +41,7 @@ from siaga.logistics.models import (
     PackageLine,
 )
 from siaga.logistics.needs import CODE_WIDTH, RuleSpec, need_for_tps, rules_of
+from siaga.regions.codes import subtree_q
 from siaga.regions.models import Region
 from siaga.regions.timezones import time_zone_of
 from siaga.sites.choices import SiteKind
@@ -677,3 +678,43 @@ def export_workbook(recon: Reconciliation, *, level: int | None = None) -> bytes
             if counts is not None:
                 per_item.append([row.code, row.name, item.name, *counts])
     return book.to_bytes()
+
+
+@dataclass(frozen=True)
+class ArrivalLoss:
+    """What arrived short or damaged at a warehouse or store (a vendor's delivery or a BAST's
+    loose items), per site and item: packed items' damage is in their TPS's row instead."""
+
+    site: Any
+    item: ItemType
+    short: int
+    damaged: int
+    open: int  # of its discrepancies, how many are still open
+
+
+def arrival_losses(*, user: Any, election: Election, region: str) -> list[ArrivalLoss]:
+    """Short and damaged on arrival under ``region``, in the user's scope (two queries)."""
+    found = (
+        Discrepancy.objects.for_user(user, Action.VIEW)
+        .filter(subtree_q("site__region__code", [region]) if region else Q())
+        .filter(
+            package__isnull=True,
+            item__election=election,
+            kind__in=(DiscrepancyKind.SHORTFALL, DiscrepancyKind.DAMAGED),
+        )
+        .values_list("site_id", "item_id", "kind", "state", "quantity")
+    )
+    totals: dict[tuple[Any, int], list[int]] = {}
+    for site_id, item_id, kind, state, quantity in found:
+        figures = totals.setdefault((site_id, item_id), [0, 0, 0])
+        figures[0 if kind == DiscrepancyKind.SHORTFALL else 1] += quantity or 0
+        figures[2] += state == DiscrepancyState.OPEN
+    if not totals:
+        return []
+    sites = Site.objects.in_bulk({site_id for site_id, _item in totals})
+    items = ItemType.objects.in_bulk({item_id for _site, item_id in totals})
+    losses = [
+        ArrivalLoss(sites[site_id], items[item_id], short, damaged, still_open)
+        for (site_id, item_id), (short, damaged, still_open) in totals.items()
+    ]
+    return sorted(losses, key=lambda loss: (loss.site.name, loss.item.position, loss.item.code))

@@ -134,6 +134,9 @@ def reconciliation(request: HttpRequest) -> HttpResponse:
             for row in children
         ],
         item_lines=[(item, focus.lines[item.pk]) for item in recon.items if item.pk in focus.lines],
+        arrival_losses=[]
+        if chosen
+        else selectors.arrival_losses(user=user, election=election, region=region.code),
         export_url=f"{base}?{_query(election, region=region.code, format='xlsx')}",
         here_url=f"{base}?{_query(election, region=region.code)}",
         needs_url=f"{reverse('logistics:needs')}?{_query(election, region=region.code)}",

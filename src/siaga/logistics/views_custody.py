@@ -36,6 +36,7 @@ from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import scope_roots, user_can
 from siaga.core.errors import SiagaError
 from siaga.core.links import public_url
+from siaga.core.validators import since_param
 from siaga.ledger.models import Entry
 from siaga.logistics import pdf, services
 from siaga.logistics.choices import (
@@ -788,12 +789,14 @@ class DiscrepancyFilters:
     site: Site | None = None
     typed_site: str = ""
     site_error: str = ""
+    since: dt.datetime | None = None  # raised at or after
 
     def as_query(self) -> dict[str, str]:
         query = {
             "state": self.state or "all",
             "kind": self.kind,
             "site": str(self.site.pk) if self.site else "",
+            "since": self.since.isoformat() if self.since else "",
         }
         return {k: v for k, v in query.items() if v}
 
@@ -826,6 +829,7 @@ def _discrepancy_filters(request: HttpRequest, user: User) -> DiscrepancyFilters
         site=_site_param(user, query.get("site")),
         typed_site=typed,
         site_error=site_error,
+        since=since_param(query.get("since")),
     )
 
 
@@ -837,6 +841,8 @@ def _discrepancy_page(
     found = Discrepancy.objects.for_user(user, Action.VIEW)
     if filters.site_error:
         found = found.none()
+    if filters.since is not None:
+        found = found.filter(raised_at__gte=filters.since)
     if filters.state:
         found = found.filter(state=filters.state)
     if filters.kind:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from siaga.access.choices import VisitState
@@ -18,7 +18,8 @@ from siaga.accounts.permissions import Action
 from siaga.alarms.models import Alarm
 from siaga.incidents.choices import OPEN_STATES
 from siaga.incidents.models import Incident
-from siaga.logistics.models import Discrepancy
+from siaga.logistics.choices import HandoverState
+from siaga.logistics.models import Discrepancy, Handover
 
 # How many open incidents and active alarms the first screen lists; the rest are a link away.
 LIST_LENGTH = 10
@@ -85,4 +86,15 @@ def since_yesterday_evening(user: User, now: datetime | None = None) -> SinceEve
         discrepancies_opened=Discrepancy.objects.for_user(user, Action.VIEW)
         .filter(raised_at__gte=since)
         .count(),
+    )
+
+
+def on_their_way(user: User) -> list[Handover]:
+    """BASTs dispatched to a site where the user may receive them, soonest expected first (one
+    with no expected arrival last)."""
+    return list(
+        Handover.objects.for_user(user, Action.SIGN_HANDOVER)
+        .filter(state=HandoverState.DISPATCHED)
+        .select_related("from_site", "to_site")
+        .order_by(F("expected_at").asc(nulls_last=True), "dispatched_at")[:LIST_LENGTH]
     )

@@ -11,6 +11,7 @@ from django.db import connection
 from django.db.models import Count, Sum
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -93,6 +94,8 @@ def home(request: HttpRequest) -> HttpResponse:
         "active_alarms": dashboard.active_alarms(user).count(),
         "newest_active_alarms": dashboard.newest_active_alarms(user),
         "night": dashboard.since_yesterday_evening(user),
+        "on_their_way": dashboard.on_their_way(user),
+        "now_moment": timezone.now(),
     }
     return render(request, "web/home.html", context)
 

@@ -40,6 +40,7 @@ from siaga.accounts.permissions import ROLE_ACTIONS, Action
 from siaga.accounts.scoping import scope_roots, user_can
 from siaga.core.errors import InvalidInput, NotFound, SiagaError
 from siaga.core.ids import uuid7
+from siaga.core.validators import since_param
 from siaga.incidents.photos import decode_photo
 from siaga.regions.codes import covering_codes
 from siaga.regions.timezones import time_zone_of, zone_abbreviation
@@ -989,7 +990,21 @@ def approvals(request: HttpRequest) -> HttpResponse:
         }
         for visit in visits[:200]
     ]
-    return _render(request, "access/gate/approvals.html", {"rows": rows})
+    # The dashboard's "refused at the gate since yesterday evening" opens here with ?since=.
+    since = since_param(request.GET.get("since"))
+    refused = (
+        list(
+            Visit.objects.for_user(actor_of(request), Action.VIEW)
+            .filter(state=VisitState.DENIED, decided_at__gte=since)
+            .select_related("visitor", "site", "decided_by")
+            .defer("visitor__photo")
+            .order_by("-decided_at")[:200]
+        )
+        if since is not None
+        else []
+    )
+    context = {"rows": rows, "since": since, "refused": refused}
+    return _render(request, "access/gate/approvals.html", context)
 
 
 # ---------------------------------------------------------------------------------------------
