@@ -43,6 +43,11 @@ class AlarmOut(Schema):
     incident: uuid.UUID | None
 
     @staticmethod
+    def resolve_message(obj: Alarm) -> str:
+        """In the reader's language (their account's, else the request's)."""
+        return obj.display_message
+
+    @staticmethod
     def resolve_site(obj: Alarm) -> uuid.UUID:
         return obj.site_id
 

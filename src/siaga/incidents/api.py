@@ -114,6 +114,12 @@ class IncidentOut(Schema):
         return obj.region_id
 
     @staticmethod
+    def resolve_description(obj: Incident) -> str:
+        """An alarm's words in the reader's language (``Accept-Language``); a person's as
+        written."""
+        return obj.display_description
+
+    @staticmethod
     def resolve_reporter(obj: Incident) -> str | None:
         return _person(obj.reporter)
 

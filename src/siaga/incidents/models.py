@@ -65,6 +65,9 @@ class Incident(UUIDModel):
         _("longitude"), max_digits=9, decimal_places=6, null=True, blank=True
     )
     description = models.TextField(_("description"), blank=True)
+    # An incident an alarm opened: its description as a tree (siaga.core.i18n), so each reader
+    # reads the alarm's words in their language; empty for what a person wrote.
+    description_text = models.JSONField(_("description (translatable)"), default=dict, blank=True)
     reporter = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -129,6 +132,11 @@ class Incident(UUIDModel):
     def reference(self) -> str:
         """A short reference a person can read out over the radio."""
         return f"INS-{str(self.id)[-6:].upper()}"
+
+    @property
+    def display_description(self) -> str:
+        """The description in the reader's language when an alarm wrote it; else as written."""
+        return i18n.render(self.description_text) if self.description_text else self.description
 
     @property
     def is_open(self) -> bool:
@@ -245,7 +253,15 @@ class IncidentEvent(models.Model):
 
     @property
     def display_text(self) -> str:
-        """System lines in the reader's language; what a person wrote as they wrote it."""
+        """System lines in the reader's language; what a person wrote as they wrote it. The
+        first line of an incident an alarm opened is the alarm's words, in the reader's
+        language too (the incident keeps them; the ledger has them as first written)."""
+        if (
+            self.kind == EventKind.REPORTED
+            and "alarm" in self.data
+            and self.incident.description_text
+        ):
+            return self.incident.display_description
         return timeline_text(self.kind, self.data) or self.text
 
 

@@ -388,6 +388,7 @@ def open_incident_from_alarm(
         latitude=alarm.site.latitude,
         longitude=alarm.site.longitude,
         description=alarm.message,
+        description_text=alarm.message_text or {},
         reporter=None,
         occurred_at=alarm.first_raised_at,
         reported_at=now,
@@ -723,7 +724,7 @@ def _summary(incident: Incident) -> i18n.Text:
         i18n.text(gettext_noop("Reported by: %(name)s"), name=incident.reporter.display_name)
         if incident.reporter
         else None,
-        incident.description[:500] or None,
+        incident.description_text or incident.description[:500] or None,
     )
 
 
