@@ -88,8 +88,33 @@ def written() -> tuple[int, ...]:
     )
 
 
-def poll(client: Client, visit: Visit, stamp: str) -> Any:
-    return client.get(f"{visit_url(visit)}?since={stamp}", HTTP_HX_REQUEST="true")
+def poll(client: Client, visit: Visit, stamp: str, typed: dict[str, str] | None = None) -> Any:
+    """The waiting page's poll, with what the guard typed into the check-in form."""
+    form = {"visit": str(visit.pk), **typed} if typed else {}
+    return client.post(
+        f"{visit_url(visit)}tunggu/", {"since": stamp, **form}, HTTP_HX_REQUEST="true"
+    )
+
+
+def swapped(response: Any) -> bool:
+    """The poll answered with the page again, to swap in place of the old one."""
+    return (
+        response.status_code == 200
+        and response["HX-Retarget"] == "#visit-page"
+        and response["HX-Reselect"] == "#visit-page"
+        and response["HX-Reswap"] == "outerHTML"
+    )
+
+
+def may_check_in(html: str) -> bool:
+    """The check-in form is there and its button on (while approvals are missing it is there
+    to fill in, its button off)."""
+    button = (
+        html.split('id="check-in-submit"')[1].split(">")[0]
+        if 'id="check-in-submit"' in html
+        else ""
+    )
+    return 'id="check-in-form"' in html and "disabled" not in button
 
 
 # ---------------------------------------------------------------------------------------------
@@ -109,8 +134,9 @@ def test_after_hours_each_page_says_what_is_missing_and_the_guard_waits_for_both
     html = guard.get(visit_url(visit)).content.decode()
     assert missing_on(html) == ["decision", "after_hours"]
     assert "a commissioner&#x27;s after-hours approval" in html
-    assert 'id="check-in-form"' not in html
-    assert f'hx-get="{visit_url(visit)}?since=requested.no"' in html
+    assert 'id="check-in-form"' in html and not may_check_in(html)
+    assert f'hx-post="{visit_url(visit)}tunggu/"' in html
+    assert """hx-vals='{"since": "requested.no"}'""" in html
 
     # The host approves: she is told what is still missing, not that the guest may go in.
     host = english(client_for, operator_okut)
@@ -121,11 +147,13 @@ def test_after_hours_each_page_says_what_is_missing_and_the_guard_waits_for_both
     assert "Still missing: a commissioner's after-hours approval" in text
     assert "the guard can let the guest in" not in text
 
-    # The guard's page saw the host's decision, and still offers no check-in.
-    assert poll(guard, visit, "requested.no")["HX-Refresh"] == "true"
-    html = guard.get(visit_url(visit)).content.decode()
+    # The guard's page saw the host's decision, kept what he typed, and still lets nobody in.
+    answer = poll(guard, visit, "requested.no", {"note": "Membawa dua kardus", "item_bag": "2"})
+    assert swapped(answer)
+    html = answer.content.decode()
     assert missing_on(html) == ["after_hours"]
-    assert 'id="check-in-form"' not in html
+    assert not may_check_in(html)
+    assert 'value="Membawa dua kardus"' in html
     assert poll(guard, visit, "approved.no").status_code == 204
 
     # The commissioner finds it waiting for her, approves; the guard's page updates again.
@@ -137,10 +165,11 @@ def test_after_hours_each_page_says_what_is_missing_and_the_guard_waits_for_both
     )
     visit.refresh_from_db()
     assert (visit.state, visit.after_hours_approved_by) == (VisitState.APPROVED, commissioner_okut)
-    assert poll(guard, visit, "approved.no")["HX-Refresh"] == "true"
-    html = guard.get(visit_url(visit)).content.decode()
+    answer = poll(guard, visit, "approved.no", {"note": "Membawa dua kardus"})
+    assert swapped(answer)
+    html = answer.content.decode()
     assert missing_on(html) == [] and 'id="waiting-for-decision"' not in html
-    assert 'id="check-in-form"' in html
+    assert may_check_in(html) and 'value="Membawa dua kardus"' in html
 
 
 def test_a_visit_reaching_into_the_night_says_so_but_lets_in_now(

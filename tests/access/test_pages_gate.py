@@ -347,15 +347,19 @@ def test_the_waiting_guards_page_polls_and_reloads_once_the_host_decides(
     visit = walk_in_now(open_gate, guard_okut, operator_okut)
     client = as_user(guard_okut)
     html = client.get(visit_url(visit)).content.decode()
-    assert f'hx-get="{visit_url(visit)}?since=requested.no" hx-trigger="every 5s"' in html
-    assert 'id="check-in-form"' not in html
-    poll = client.get(f"{visit_url(visit)}?since=requested.no", HTTP_HX_REQUEST="true")
-    assert poll.status_code == 204 and "HX-Refresh" not in poll
+    assert f'hx-post="{visit_url(visit)}tunggu/"' in html and 'hx-trigger="every 5s"' in html
+    assert 'id="check-in-submit" disabled' in html
+    wait = f"{visit_url(visit)}tunggu/"
+    poll = client.post(wait, {"since": "requested.no"}, HTTP_HX_REQUEST="true")
+    assert poll.status_code == 204 and "HX-Retarget" not in poll
     services.approve_visit(actor=operator_okut, visit_id=visit.pk)
-    poll = client.get(f"{visit_url(visit)}?since=requested.no", HTTP_HX_REQUEST="true")
-    assert (poll.status_code, poll["HX-Refresh"]) == (200, "true")
-    html = client.get(visit_url(visit)).content.decode()
+    poll = client.post(wait, {"since": "requested.no"}, HTTP_HX_REQUEST="true")
+    assert (poll.status_code, poll["HX-Retarget"]) == (200, "#visit-page")
+    html = poll.content.decode()
     assert "every 5s" not in html and 'id="check-in-form"' in html
+    assert 'id="check-in-submit" disabled' not in html
+    # The poll is a POST: a GET of it is refused.
+    assert client.get(wait, HTTP_HX_REQUEST="true").status_code == 405
 
 
 def test_approvals_page_lists_only_what_waits_for_that_person(
@@ -401,7 +405,7 @@ def test_another_kabupatens_operator_gets_404_on_the_visit_and_nothing_changes(
     before = written()
     states = dict(Visit.objects.values_list("pk", "state"))
     assert client.get(visit_url(waiting)).status_code == 404
-    poll = client.get(f"{visit_url(waiting)}?since=requested", HTTP_HX_REQUEST="true")
+    poll = client.post(f"{visit_url(waiting)}tunggu/", {"since": "x"}, HTTP_HX_REQUEST="true")
     assert poll.status_code == 404
     assert client.post(f"{visit_url(waiting)}setujui/").status_code == 404
     assert client.post(f"{visit_url(waiting)}tolak/", {"reason": "x"}).status_code == 404

@@ -125,7 +125,9 @@ def test_walk_in_is_approved_by_the_host_and_goes_in_and_out(
     guard.wait_for_load_state("load")  # the photo too
     assert guard.eval_on_selector("img.visitor-photo", "img => img.naturalWidth") > 0
     guard.screenshot(path=str(tmp_path / "2-waiting.png"), full_page=True)
-    assert guard.query_selector("#check-in-form") is None
+    # The form is there to fill in while he waits; its button is off.
+    assert guard.is_disabled("#check-in-submit")
+    guard.fill("#item-bag", "1")
 
     # The host approves on her phone.
     host = on_phone(browser, base, "kpu.okut")
@@ -140,12 +142,12 @@ def test_walk_in_is_approved_by_the_host_and_goes_in_and_out(
     visit.refresh_from_db()
     assert (visit.state, visit.decided_by) == (VisitState.APPROVED, operator_okut)
 
-    # The guard's page saw it by itself (it asks every 5 s) and offers the check-in.
-    guard.wait_for_selector("#check-in-form", timeout=20000)
+    # The guard's page saw it by itself (it asks every 5 s), kept what he typed, and lets in.
+    guard.wait_for_selector("#check-in-submit:not([disabled])", timeout=20000)
     assert guard.get_attribute(".visit-state", "data-state") == "approved"
     assert guard.query_selector("#waiting-for-decision") is None
+    assert guard.input_value("#item-bag") == "1"
     guard.click(f"label[for='zone-{gate_zone.pk}']")
-    guard.fill("#item-bag", "1")
     guard.fill("#item-phone", "1")
     guard.screenshot(path=str(tmp_path / "5-check-in.png"), full_page=True)
     assert no_sideways_scroll(guard)
@@ -331,7 +333,9 @@ def test_after_hours_walk_in_waits_for_host_and_commissioner_then_goes_in_and_ou
     missing = "#missing-approvals li"
     guard.wait_for_selector(f"{missing}[data-missing=after_hours]")
     assert guard.query_selector(f"{missing}[data-missing=decision]") is not None
-    assert guard.query_selector("#check-in-form") is None
+    assert guard.is_disabled("#check-in-submit")
+    # He types the note while both wait; it outlives each update of his page.
+    guard.fill("#check-in-note", "Malam, truk boks")
     guard.screenshot(path=str(tmp_path / "2-waiting-for-both.png"), full_page=True)
 
     # The host approves; her page says a commissioner's approval is still missing.
@@ -346,7 +350,8 @@ def test_after_hours_walk_in_waits_for_host_and_commissioner_then_goes_in_and_ou
     # The guard's page updates by itself: the host's decision is in, the commissioner's not.
     guard.wait_for_selector(f"{missing}[data-missing=decision]", state="detached", timeout=20000)
     assert guard.query_selector(f"{missing}[data-missing=after_hours]") is not None
-    assert guard.query_selector("#check-in-form") is None
+    assert guard.is_disabled("#check-in-submit")
+    assert guard.input_value("#check-in-note") == "Malam, truk boks"
     assert guard.get_attribute(".visit-state", "data-state") == "approved"
 
     # The commissioner approves on her phone; the guard's page updates again and lets in.
@@ -360,11 +365,11 @@ def test_after_hours_walk_in_waits_for_host_and_commissioner_then_goes_in_and_ou
     visit.refresh_from_db()
     assert visit.after_hours_approved_by == commissioner_okut
 
-    guard.wait_for_selector("#check-in-form", timeout=20000)
+    guard.wait_for_selector("#check-in-submit:not([disabled])", timeout=20000)
     assert guard.query_selector("#waiting-for-decision") is None
+    assert guard.input_value("#check-in-note") == "Malam, truk boks"
     guard.click(f"label[for='zone-{gate_zone.pk}']")
     guard.fill("#item-bag", "1")
-    guard.fill("#check-in-note", "Malam, truk boks")
     guard.screenshot(path=str(tmp_path / "5-check-in.png"), full_page=True)
     guard.click("#check-in-submit")
     guard.wait_for_selector("#inside-now")

@@ -690,6 +690,13 @@ def _visit_page(
         and visit.planned_end > now
         and not blocking
     )
+    # While an approval is still missing the form is there to fill in, its button off: what
+    # the guard typed stays through a refusal and through the page's update on each decision.
+    show_form = may_enter or (
+        can_operate
+        and visit.state in (VisitState.REQUESTED, VisitState.APPROVED)
+        and visit.planned_end > now
+    )
     again = _posted_check_in(posted)
     items = _item_fields()
     for item in items:
@@ -706,12 +713,13 @@ def _visit_page(
         and visit.state in (VisitState.APPROVED, VisitState.CHECKED_IN)
         and visit.after_hours_approved_at is None,
         "may_enter": may_enter,
+        "show_form": show_form,
         "can_check_out": can_operate and presence is not None,
         "missing": _missing_lines(visit, missing),
         "waiting": bool(missing),
         "poll_stamp": _poll_stamp(visit.state, visit.after_hours_approved_at is not None),
         "expired": visit.state in PENDING_STATES and visit.planned_end <= now,
-        "companions": _people_inside(site, besides=visit.visitor_id) if may_enter else [],
+        "companions": _people_inside(site, besides=visit.visitor_id) if show_form else [],
         "items": items,
         "events": list(visit.gate_events.select_related("zone", "from_zone", "guard")),
         "check_in_id": again.get("id") or uuid7(),
@@ -726,25 +734,32 @@ def _visit_page(
 @login_required
 @require_GET
 def visit_detail(request: HttpRequest, visit_id: uuid.UUID) -> HttpResponse:
-    user = actor_of(request)
-    if request.htmx and "since" in request.GET:  # type: ignore[attr-defined]
-        # The waiting page asks every few seconds whether a decision has come (the host's or
-        # the commissioner's); it reloads itself when one has. It shows no form that a reload
-        # could lose: the check-in is offered only once nothing is missing.
-        row = (
-            _visible_visits(user)
-            .filter(pk=visit_id)
-            .values_list("state", "after_hours_approved_at")
-            .first()
-        )
-        if row is None:
-            raise Http404
-        if _poll_stamp(row[0], row[1] is not None) == request.GET["since"]:
-            return HttpResponse(status=204)
-        response = HttpResponse()
-        response["HX-Refresh"] = "true"
-        return response
     return _visit_page(request, visit_id)
+
+
+@login_required
+@require_POST
+def visit_wait(request: HttpRequest, visit_id: uuid.UUID) -> HttpResponse:
+    """The waiting page asks every few seconds whether a decision has come (the host's or the
+    commissioner's), sending what the guard has typed into the check-in form so far (a POST: a
+    note or a plate never goes in a URL). Nothing new: 204. A decision: the page again, filled
+    in as it was, swapped in place of the old one."""
+    row = (
+        _visible_visits(actor_of(request))
+        .filter(pk=visit_id)
+        .values_list("state", "after_hours_approved_at")
+        .first()
+    )
+    if row is None:
+        raise Http404
+    if _poll_stamp(row[0], row[1] is not None) == request.POST.get("since", ""):
+        return HttpResponse(status=204)
+    typed = request.POST if request.POST.get("visit") == str(visit_id) else None
+    response = _visit_page(request, visit_id, posted=typed)
+    response["HX-Retarget"] = "#visit-page"
+    response["HX-Reswap"] = "outerHTML"
+    response["HX-Reselect"] = "#visit-page"
+    return response
 
 
 def _approved_message(visit: Visit) -> str:
@@ -1136,6 +1151,7 @@ urlpatterns: list[URLPattern] = [
     path("tamu-baru/", walk_in, name="walk_in"),
     path("tamu-baru/cek-nik/", walk_in_lookup, name="walk_in_lookup"),
     path("kunjungan/<uuid:visit_id>/", visit_detail, name="visit"),
+    path("kunjungan/<uuid:visit_id>/tunggu/", visit_wait, name="visit_wait"),
     path("kunjungan/<uuid:visit_id>/setujui/", approve, name="approve"),
     path("kunjungan/<uuid:visit_id>/tolak/", deny, name="deny"),
     path("masuk/", check_in, name="check_in"),
