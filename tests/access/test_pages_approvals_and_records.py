@@ -466,3 +466,29 @@ def test_the_guard_reads_what_is_missing_in_indonesian(
     html = client_for(guard_okut).get(visit_url(visit)).content.decode()
     assert "Menunggu persetujuan komisioner di luar jam kerja" in html
     assert "Halaman ini diperbarui sendiri pada setiap keputusan." in html
+
+
+def test_a_refused_walk_in_comes_back_with_known_as_and_the_nik_warnings(
+    client_for: Any, gate: Gate, guard_okut: User, operator_okut: User
+) -> None:
+    open_all_day(gate.site)
+    visit_for(gate, operator_okut, start=timezone.now(), now=timezone.now())
+    client = english(client_for, guard_okut)
+    before = written()
+    # Refused for another field (no planned end): the box of whom the NIK belongs to stays.
+    response = client.post(WALK_IN, walk_in_form(gate, operator_okut, planned_end=""))
+    assert response.status_code == 422
+    html = response.content.decode()
+    assert 'id="known-name">Andi Sopir<' in html
+    assert 'data-code="found"' in html
+    assert written() == before
+    # A NIK whose birth date lies after today is accepted with a warning, on the fragment and
+    # again on a refused page.
+    today = timezone.localdate()
+    later = today + dt.timedelta(days=1)
+    if later.year == today.year:  # on 31 December, tomorrow is next year's: nothing to warn of
+        nik = f"160801{later:%d%m%y}0009"
+        fragment = client.post(LOOKUP, {"site": str(gate.site.pk), "nik": nik}).content.decode()
+        assert 'data-warning="nik_birthdate_future"' in fragment
+        refused = client.post(WALK_IN, walk_in_form(gate, operator_okut, nik=nik, planned_end=""))
+        assert 'data-warning="nik_birthdate_future"' in refused.content.decode()

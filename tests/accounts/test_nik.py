@@ -166,3 +166,19 @@ def test_serial_zero_is_refused(province: str, born: dt.date, female: bool) -> N
 def test_impossible_day_is_refused(province: str, day: int, month: int, serial: str) -> None:
     value = f"{province}0101{day:02d}{month:02d}90{serial}"
     assert code_of(value) == "nik_birthdate_invalid"
+
+
+def test_a_birth_date_after_today_read_as_a_centenarian_is_warned_about() -> None:
+    # 1 December 26 on 28 November 2026 is after today: read as 1926, a holder of 99 — or a
+    # slip of the keys. Check the KTP.
+    december = validate_nik("1608010112260001", today=TODAY)
+    assert december.birth_date == dt.date(1926, 12, 1)
+    assert december.warnings == ("nik_birthdate_future",)
+    # Born in the 1900s as most adults are (15-08-95, 01-01-30): no warning.
+    assert validate_nik("1608011508950001", today=TODAY).warnings == ()
+    assert validate_nik("1608010101300001", today=TODAY).warnings == ()
+    # Earlier this year is a baby's NIK (a KIA number has the same form): no warning.
+    assert validate_nik("1608010101260001", today=TODAY).warnings == ()
+    # Both warnings together: an unknown kecamatan and a birth date after today.
+    both = validate_nik("1608990112260001", today=TODAY)
+    assert both.warnings == ("nik_birthdate_future", "nik_region_unknown")

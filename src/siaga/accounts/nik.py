@@ -33,6 +33,11 @@ WARNINGS = {
         "The kabupaten/kecamatan code of this NIK is not in the current Kemendagri data; "
         "it may be an older code from before a region was split. Check the KTP."
     ),
+    "nik_birthdate_future": _(
+        "Read in this century, the birth date in this NIK lies after today; read in the last "
+        "century, its holder is about 100. Check the birth date on the KTP: the NIK may be "
+        "mistyped."
+    ),
 }
 
 
@@ -78,15 +83,18 @@ def validate_nik(value: str, *, today: dt.date | None = None) -> Nik:
     if "birth_date" in problems or info.birth_date is None:
         raise NikInvalid("nik_birthdate_invalid", raw)
     birth_date = dt.date.fromisoformat(info.birth_date)
+    warnings: list[str] = []
     if birth_date > today:
         # The century is inferred from two digits; a date in the future means the 1900s.
         try:
             birth_date = birth_date.replace(year=birth_date.year - 100)
         except ValueError:  # 29 February of a year that is not a leap year a century earlier
             raise NikInvalid("nik_birthdate_invalid", raw) from None
+        # "311226" typed on 7 December 2026: not tomorrow's baby but a centenarian, or a slip.
+        if birth_date.year == today.year - 100:
+            warnings.append("nik_birthdate_future")
     if "serial" in problems:
         raise NikInvalid("nik_serial_zero", raw)
-    warnings: list[str] = []
     if "wilayah" in problems or any(w.code == "wilayah_unknown" for w in info.warnings):
         warnings.append("nik_region_unknown")
     return Nik(

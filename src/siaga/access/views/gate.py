@@ -570,6 +570,12 @@ def walk_in(request: HttpRequest) -> HttpResponse:
                             _("The photo was not kept: %(reason)s") % {"reason": exc.message},
                         )
                 return redirect("access:visit", visit_id=visit.pk)
+        nik = form.cleaned_data.get("nik") if hasattr(form, "cleaned_data") else None
+        if not known_as and nik:
+            # The page comes back as it was sent: with whom this region knows by the NIK, so
+            # the guard still confirms or corrects the name against the KTP.
+            known, code = _known_here(user, site, nik)
+            known_as = {"code": code, "known": known}
         if request.FILES.get("photo") is not None:
             # A browser never fills a file field in again.
             again = _("Choose the photo again: a browser does not keep it after a refusal.")
