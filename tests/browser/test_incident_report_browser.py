@@ -217,3 +217,30 @@ def test_a_refused_report_says_why_and_is_not_sent_again(
     page.wait_for_timeout(500)
     assert len(calls) == 1
     assert not Incident.objects.filter(reporter=guard_okut).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_photo_that_is_no_image_is_refused_and_the_report_still_sent(
+    browser: Any, live_server: Any, world: World, guard_okut: User, tmp_path: Path
+) -> None:
+    base = live_server.url
+    page = on_phone(browser, base, "jaga.okut")
+    # What a phone may hand over as "a photo": a PDF renamed .jpg.
+    fake = tmp_path / "bocor.jpg"
+    fake.write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer\n%%EOF\n")
+    page.goto(f"{base}/insiden/lapor/")
+    page.wait_for_function("document.querySelector('input[name=latitude]').value !== ''")
+    page.click("label[for=category-banjir]")
+    page.set_input_files("#report-photo", str(fake))
+    page.fill("#report-description", "Atap bocor, air menetes di palet Gudang B")
+    page.click("#report-send")
+    line = page.wait_for_selector(SENT, timeout=20000)
+    page.screenshot(path=str(tmp_path / "photo-refused.png"), full_page=True)
+    refused_word = page.get_attribute("#report-form", "data-msg-photo-refused")
+    assert refused_word and refused_word in line.inner_text()
+    incident = Incident.objects.get(reporter=guard_okut)
+    assert incident.description == "Atap bocor, air menetes di palet Gudang B"
+    assert not IncidentPhoto.objects.filter(incident=incident).exists()
+    # It is not sent again: one incident, whatever the page does next.
+    page.wait_for_timeout(1500)
+    assert Incident.objects.filter(reporter=guard_okut).count() == 1
