@@ -52,6 +52,17 @@ INCIDENT_PHOTO_MAX_BYTES = env_int("SIAGA_INCIDENT_PHOTO_MAX_BYTES", 8 * 1024 * 
 VISITOR_PHOTO_MAX_BYTES = env_int("SIAGA_VISITOR_PHOTO_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
 ESCALATION_SWEEP_SECONDS = env_int("SIAGA_ESCALATION_SWEEP_SECONDS", 5, minimum=1)
 
+# Running SIAGA (docs/operations.md): the worker's heartbeat and backoff, what /readyz and the
+# operations watch call healthy, and the token that lets a Prometheus server read /metrics.
+WORKER_NAME = env_str("SIAGA_WORKER_NAME", "")
+WORKER_HEARTBEAT_SECONDS = env_int("SIAGA_WORKER_HEARTBEAT_SECONDS", 10, minimum=1)
+WORKER_BACKOFF_MAX_SECONDS = env_float("SIAGA_WORKER_BACKOFF_MAX_SECONDS", 30.0, minimum=0.1)
+WORKER_FORGET_SECONDS = env_int("SIAGA_WORKER_FORGET_SECONDS", 3600, minimum=60)
+READY_MIN_FREE_MB = env_int("SIAGA_READY_MIN_FREE_MB", 200, minimum=0)
+READY_OUTBOX_MAX_AGE_SECONDS = env_int("SIAGA_READY_OUTBOX_MAX_AGE_SECONDS", 600, minimum=10)
+OPS_WATCH_SECONDS = env_int("SIAGA_OPS_WATCH_SECONDS", 60, minimum=1)
+METRICS_TOKEN = env_str("SIAGA_METRICS_TOKEN", "")
+
 # Notifications (notify): where links in messages point, the outbox's delivery loop, channels.
 PUBLIC_URL = env_url("SIAGA_PUBLIC_URL", "http://127.0.0.1:8000")
 NOTIFY_GROUP_WINDOW_SECONDS = env_int("SIAGA_NOTIFY_GROUP_WINDOW_SECONDS", 300, minimum=0)

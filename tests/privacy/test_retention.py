@@ -17,6 +17,7 @@ from siaga.access import services
 from siaga.access.models import Person, Presence, Visitor, VisitorChange
 from siaga.access.services import ledgering
 from siaga.accounts.models import SignInEvent, User
+from siaga.core import jobs
 from siaga.ledger import audit
 from siaga.ledger.models import Entry, PersonalPart
 from siaga.privacy import services as privacy
@@ -121,9 +122,11 @@ def test_the_periodic_purge_runs_once_per_interval(driver: Visitor) -> None:
     assert privacy.purge_if_due(now + dt.timedelta(minutes=5)) is None
     assert privacy.purge_if_due(now + dt.timedelta(hours=2)) is not None
     assert PurgeRun.objects.count() == 2
-    # The worker's sweep is what calls it.
+    # The worker runs it as the app declares it, in batch mode too.
     PurgeRun.objects.all().delete()
-    services.sweep()
+    (job,) = [job for job in jobs.periodic_jobs() if job.name == "privacy.purge"]
+    assert (job.func, job.batch) == ("siaga.privacy.services.purge_if_due", True)
+    job.call()
     assert PurgeRun.objects.count() == 1
 
 

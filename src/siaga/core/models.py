@@ -37,3 +37,28 @@ class TaskRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} @ {self.worker_pid}"
+
+
+class WorkerHeartbeat(models.Model):
+    """The last sign of life of one named ``siaga worker`` and of each thing it runs.
+
+    One row per worker name (``--name``, default the host's name): a worker that the service
+    manager restarts after a crash takes its row over. ``parts`` holds, per task loop, loop
+    and periodic job, whether its last round went well, when, and the error if not.
+    """
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    host = models.CharField(_("host"), max_length=255)
+    pid = models.PositiveIntegerField(_("process id"))
+    started_at = models.DateTimeField(_("started at"))
+    beat_at = models.DateTimeField(_("last heartbeat"))
+    stopped_at = models.DateTimeField(_("stopped at"), null=True, blank=True)
+    parts = models.JSONField(_("parts"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("worker heartbeat")
+        verbose_name_plural = _("worker heartbeats")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.host}:{self.pid})"

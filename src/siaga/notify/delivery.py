@@ -109,3 +109,18 @@ class DeliveryLoop:
             except Exception:
                 logger.exception("notify: recording deliveries at shutdown failed")
                 return
+
+
+def run(stop: threading.Event) -> None:
+    """The worker's loop (``siaga.core.jobs``): deliver until ``stop`` is set."""
+    DeliveryLoop().run(stop)
+
+
+def run_once() -> None:
+    """``siaga worker --batch``: deliver what is due now (retries that fall due meanwhile
+    too), then stop."""
+    try:
+        while services.deliver_due(limit=100):
+            pass
+    finally:
+        close_old_connections()

@@ -26,7 +26,6 @@ from siaga.alarms import services as alarms
 from siaga.core import i18n
 from siaga.core.crypto import keyed_hash
 from siaga.ledger import services as ledger
-from siaga.privacy import services as privacy
 from siaga.regions.codes import subtree_q
 from siaga.sites.models import Site
 
@@ -131,11 +130,7 @@ def record_log_export(
 
 
 def sweep(now: dt.datetime | None = None) -> tuple[int, int]:
-    done = expire_visits(now), flag_overstays(now)
-    # The retention purge (siaga.privacy's periodic job) on the real clock, at most once per
-    # SIAGA_RETENTION_PURGE_SECONDS whatever the sweep's own pace.
-    privacy.purge_if_due()
-    return done
+    return expire_visits(now), flag_overstays(now)
 
 
 def approvals_waiting(user: User) -> QuerySet[Visit]:

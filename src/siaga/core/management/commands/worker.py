@@ -1,22 +1,21 @@
-"""``siaga worker``: runs background tasks from the database queue (django-tasks-db) and
-delivers the notification outbox (siaga.notify)."""
+"""``siaga worker``: runs background tasks from the database queue (django-tasks-db) and what
+each app declares for it — loops such as the notification outbox's delivery, periodic jobs such
+as escalations and checkpoints (``siaga.core.jobs``) — and outlives database restarts
+(``siaga.core.supervisor``)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
-import threading
 from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
-from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
-from django.db import close_old_connections
 
-from siaga.core.services import requeue_abandoned_tasks
+from siaga.core import jobs
+from siaga.core.supervisor import Supervisor
 
-logger = logging.getLogger("siaga.worker")
+DELIVERY = "notify.delivery"
 
 
 class Command(BaseCommand):
@@ -27,6 +26,12 @@ class Command(BaseCommand):
         parser.add_argument("--interval", type=float, default=1.0)
         parser.add_argument("--batch", action="store_true", help="run the waiting tasks, then exit")
         parser.add_argument("--max-tasks", type=int, default=None)
+        parser.add_argument(
+            "--name",
+            default="",
+            help="this worker's name in its heartbeat (default: SIAGA_WORKER_NAME, else the "
+            "host's name); give each worker on one host its own",
+        )
         parser.add_argument(
             "--requeue-after",
             type=float,
@@ -40,99 +45,45 @@ class Command(BaseCommand):
             default=True,
             help="deliver the notification outbox beside the tasks (default: yes)",
         )
+        parser.add_argument(
+            "--skip",
+            action="append",
+            default=[],
+            metavar="JOB",
+            help="a loop or periodic job not to run here (repeatable); --list shows them",
+        )
+        parser.add_argument(
+            "--list", action="store_true", help="list the loops and periodic jobs, then exit"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        older_than = timedelta(seconds=options["requeue_after"])
-        self._requeue(older_than)
-        stop = threading.Event()
-        if not options["batch"]:
-            watcher = threading.Thread(
-                target=self._watch, args=(older_than, stop), name="requeue", daemon=True
-            )
-            watcher.start()
-        if not options["batch"]:
-            sweeper = threading.Thread(
-                target=self._sweep, args=(stop,), name="escalation", daemon=True
-            )
-            sweeper.start()
-        delivery = None
-        if options["deliveries"] and not options["batch"]:
-            delivery = threading.Thread(
-                target=self._deliver, args=(stop,), name="notify-delivery", daemon=True
-            )
-            delivery.start()
-        worker_options: dict[str, Any] = {
-            "queue_name": options["queue"],
-            "interval": options["interval"],
-            "batch": options["batch"],
-            "reload": False,
-            "startup_delay": False,
-            "verbosity": options["verbosity"],
-        }
-        if options["max_tasks"]:
-            worker_options["max_tasks"] = options["max_tasks"]
-        try:
-            call_command("db_worker", **worker_options)
-            if options["batch"]:
-                self._sweep_once()
-            if options["deliveries"] and options["batch"]:
-                self._deliver_once()
-        finally:
-            stop.set()
-            if delivery is not None:
-                delivery.join(timeout=10)
-
-    def _requeue(self, older_than: timedelta) -> None:
-        count = requeue_abandoned_tasks(older_than=older_than)
-        if count:
-            logger.warning("requeued %d task(s) abandoned by a dead worker", count)
-
-    def _deliver(self, stop: threading.Event) -> None:
-        """The outbox loop: polls often, wakes on this process's commits, sends concurrently."""
-        from siaga.notify.delivery import DeliveryLoop
-
-        DeliveryLoop().run(stop)
-
-    def _deliver_once(self) -> None:
-        """--batch: deliver what is due now (retries that fall due meanwhile too), then stop."""
-        from siaga.notify.services import deliver_due
-
-        try:
-            while deliver_due(limit=100):
-                pass
-        finally:
-            close_old_connections()
-
-    def _sweep(self, stop: threading.Event) -> None:
-        """Escalations and alarm reminders: each due one is taken under a row lock, so two
-        workers never escalate the same incident twice."""
-        while not stop.wait(settings.ESCALATION_SWEEP_SECONDS):
-            self._sweep_once()
-
-    def _sweep_once(self) -> None:
-        from siaga.access.services import sweep as gate_sweep
-        from siaga.alarms.services import remind_due_alarms
-        from siaga.incidents.services import escalate_due
-
-        try:
-            escalate_due()
-            remind_due_alarms()
-            gate_sweep()
-        except Exception:
-            logger.exception("escalation sweep failed; trying again later")
-        finally:
-            close_old_connections()
-
-    def _watch(self, older_than: timedelta, stop: threading.Event) -> None:
-        """Housekeeping beside the task loop: requeue abandoned tasks, sign checkpoints."""
-        from siaga.ledger.services import checkpoint_if_due
-
-        period = max(1.0, min(30.0, older_than.total_seconds() / 2))
-        while not stop.wait(period):
-            try:
-                self._requeue(older_than)
-                checkpoint_if_due(timedelta(seconds=settings.LEDGER_CHECKPOINT_SECONDS))
-            except Exception:
-                logger.exception("worker housekeeping failed; trying again later")
-            finally:
-                close_old_connections()
+        if options["list"]:
+            for loop in jobs.worker_loops():
+                self.stdout.write(f"loop      {loop.name:24} {loop.run}")
+            for job in jobs.periodic_jobs():
+                every = job.every if isinstance(job.every, str) else f"{job.every:g} s"
+                self.stdout.write(f"periodic  {job.name:24} {job.func} every {every}")
+            return
+        level = {0: logging.ERROR, 1: logging.WARNING}.get(options["verbosity"], logging.INFO)
+        logging.getLogger("siaga.worker").setLevel(level)
+        skip = set(options["skip"])
+        if not options["deliveries"]:
+            skip.add(DELIVERY)
+        known = {loop.name for loop in jobs.worker_loops()}
+        known |= {job.name for job in jobs.periodic_jobs()}
+        unknown = sorted(skip - known - {DELIVERY})
+        if unknown:
+            self.stderr.write(f"siaga worker: no loop or job named {', '.join(unknown)}")
+            raise SystemExit(2)
+        if options["max_tasks"] is not None and options["max_tasks"] < 1:
+            self.stderr.write("siaga worker: --max-tasks must be at least 1")
+            raise SystemExit(2)
+        Supervisor(
+            name=options["name"],
+            queue=options["queue"],
+            interval=options["interval"],
+            batch=options["batch"],
+            max_tasks=options["max_tasks"],
+            requeue_after=timedelta(seconds=options["requeue_after"]),
+            skip=frozenset(skip),
+        ).run()
