@@ -117,6 +117,7 @@ INSTALLED_APPS = [
     "siaga.access",
     "siaga.logistics",
     "siaga.notify",
+    "siaga.ops",
     "siaga.web",
     "siaga.demo",
     "siaga.accounts.apps.SiagaAdminConfig",  # django.contrib.admin behind the second factor
@@ -148,6 +149,8 @@ RETENTION_NIK_DAYS = env_int("SIAGA_RETENTION_NIK_DAYS", 730, minimum=1)
 RETENTION_PURGE_SECONDS = env_int("SIAGA_RETENTION_PURGE_SECONDS", 3600, minimum=60)
 
 MIDDLEWARE = [
+    # First: times the whole answer for Prometheus (siaga.ops.metrics).
+    "siaga.ops.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "siaga.web.middleware.PrivacyHeadersMiddleware",

@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path, re_path
 
 from siaga.api import api, api_not_found
+from siaga.ops import views as ops
 from siaga.sites import chooser
 from siaga.web import signin, two_factor, views
 
@@ -31,6 +32,9 @@ regions_patterns = (
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("readyz", ops.readyz, name="readyz"),
+    path("metrics", ops.metrics, name="metrics"),
+    path("operasi/", include("siaga.ops.views")),
     path("login/", signin.LoginView.as_view(), name="login"),
     path("login/verify/", two_factor.verify, name="login-verify"),
     path("account/2fa/", two_factor.overview, name="two-factor"),

@@ -156,7 +156,7 @@ def test_siaga_demo_sets_up_serves_runs_a_worker_and_stops_on_ctrl_c(tmp_path: P
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(f"{base}/healthz", demo, seconds=180)
+        wait_until_up(f"{base}/healthz", demo, seconds=420)
         status, body = http(
             "POST",
             f"{base}/api/v1/auth/token",
@@ -186,33 +186,50 @@ def test_siaga_demo_sets_up_serves_runs_a_worker_and_stops_on_ctrl_c(tmp_path: P
             {"username": "kpu.okut", "password": "siaga-demo"},
         )
         assert status == 401
+
         # The worker that the demo started runs a task queued by another process.
-        enqueue = subprocess.run(
-            [
-                *siaga,
-                "shell",
-                "-c",
-                "from siaga.core.tasks import record_task_run; record_task_run.enqueue('probe')",
-            ],
-            env=environment,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert enqueue.returncode == 0, enqueue.stderr
-        deadline = time.monotonic() + 30
-        ran = 0
-        while time.monotonic() < deadline and not ran:
-            with sqlite3.connect(database) as db:
-                ran = db.execute(
-                    "SELECT count(*) FROM core_taskrun WHERE label = 'probe'"
-                ).fetchone()[0]
-            time.sleep(0.5)
-        assert ran == 1
+        def run_probe(label: str) -> int:
+            enqueue = subprocess.run(
+                [
+                    *siaga,
+                    "shell",
+                    "-c",
+                    "from siaga.core.tasks import record_task_run; "
+                    f"record_task_run.enqueue('{label}')",
+                ],
+                env=environment,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert enqueue.returncode == 0, enqueue.stderr
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                with sqlite3.connect(database) as db:
+                    row = db.execute(
+                        "SELECT worker_pid FROM core_taskrun WHERE label = ?", (label,)
+                    ).fetchone()
+                if row:
+                    return int(row[0])
+                time.sleep(0.5)
+            raise AssertionError(f"no worker ran {label}")
+
+        first = run_probe("probe")
+        with sqlite3.connect(database) as db:
+            (beat_pid,) = db.execute(
+                "SELECT pid FROM core_workerheartbeat WHERE name = 'demo'"
+            ).fetchone()
+        assert beat_pid == first
+        # A worker that dies (kill -9) is started again by the demo, which keeps serving.
+        os.kill(first, signal.SIGKILL)
+        second = run_probe("after-the-kill")
+        assert second != first
+        assert http("GET", f"{base}/healthz")[0] == 200
     finally:
         demo.send_signal(signal.SIGINT)
         output, _ = demo.communicate(timeout=60)
     assert demo.returncode == 0, output
+    assert "the worker stopped (exit -9); starting it again in 1 s." in output
     assert "kapolres.okut" in output and "demo-pass-123" in output
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=2):
         pass

@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 
 from siaga.accounts.two_factor import has_second_factor, requires_second_factor
 
-OPEN_PREFIXES = ("/logout/", "/i18n/", "/healthz", "/favicon")
+OPEN_PREFIXES = ("/logout/", "/i18n/", "/healthz", "/readyz", "/favicon")
 VERIFY_PREFIXES = ("/login/verify/", "/webauthn/authentication/", "/webauthn/jsi18n/")
 ENROL_PREFIXES = (
     "/account/2fa/",

@@ -101,13 +101,14 @@ class Command(BaseCommand):
         cli = [sys.executable, "-m", "siaga.cli"]
         env = dict(os.environ, SIAGA_HOME=str(settings.SIAGA_HOME))
         # Our own interpreter and our own command: no untrusted input reaches these.
-        names = ["web server", "worker"]
-        children = [
-            subprocess.Popen(  # noqa: S603
-                [*cli, "serve", "--host", host, "--port", str(port), "--workers", "2"], env=env
-            ),
-            subprocess.Popen([*cli, "worker", "--verbosity", "0"], env=env),  # noqa: S603
-        ]
+        commands = {
+            "web server": [*cli, "serve", "--host", host, "--port", str(port), "--workers", "2"],
+            "worker": [*cli, "worker", "--verbosity", "0", "--name", "demo"],
+        }
+        children = {
+            name: subprocess.Popen(command, env=env)  # noqa: S603
+            for name, command in commands.items()
+        }
         shown = f"[{host}]" if ":" in host else host
         self.stdout.write(
             self.style.SUCCESS(f"SIAGA runs at http://{shown}:{port}/ — Ctrl-C stops.")
@@ -117,25 +118,37 @@ class Command(BaseCommand):
             raise KeyboardInterrupt
 
         signal.signal(signal.SIGTERM, stop)
-        failed: list[str] = []
+        # A child that dies is started again, as a service manager would (Restart=always),
+        # waiting longer each time it dies again within a minute.
+        restarts = dict.fromkeys(commands, 0)
+        died_at = dict.fromkeys(commands, 0.0)
         try:
-            while all(child.poll() is None for child in children):
+            while True:
                 time.sleep(0.5)
-            failed = [n for n, c in zip(names, children, strict=True) if c.poll() is not None]
-            self.stderr.write(f"siaga demo: the {' and '.join(failed)} stopped; stopping all.")
+                for name, child in children.items():
+                    if child.poll() is None:
+                        continue
+                    now = time.monotonic()
+                    restarts[name] = restarts[name] + 1 if now - died_at[name] < 60 else 1
+                    died_at[name] = now
+                    wait = min(30, 2 ** (restarts[name] - 1))
+                    self.stderr.write(
+                        f"siaga demo: the {name} stopped (exit {child.returncode}); "
+                        f"starting it again in {wait} s."
+                    )
+                    time.sleep(wait)
+                    children[name] = subprocess.Popen(commands[name], env=env)  # noqa: S603
         except KeyboardInterrupt:
             self.stdout.write("Stopping…")
         finally:
-            for child in children:
+            for child in children.values():
                 if child.poll() is None:
                     child.send_signal(signal.SIGTERM)
-            for child in children:
+            for child in children.values():
                 try:
                     child.wait(timeout=15)
                 except subprocess.TimeoutExpired:
                     child.kill()
-        if failed:
-            raise SystemExit(1)
 
 
 def _gate_line(day: GateDay, seconds: float) -> str:
