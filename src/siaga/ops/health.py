@@ -200,9 +200,9 @@ def outbox(now: Any = None) -> Check:
     from siaga.notify.models import Message
 
     now = now or timezone.now()
-    waiting = Message.objects.filter(state=MessageState.PENDING).filter(
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
-    )
+    # Every message not yet delivered, a retry waiting for its next attempt included: its
+    # reader has not been told. The worst a dead endpoint holds one is its retries (~1 h).
+    waiting = Message.objects.filter(state=MessageState.PENDING).exclude(channel="inapp")
     oldest = waiting.aggregate(oldest=Min("created_at"))["oldest"]
     age = int((now - oldest).total_seconds()) if oldest else 0
     limit = settings.READY_OUTBOX_MAX_AGE_SECONDS

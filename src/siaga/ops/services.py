@@ -69,7 +69,7 @@ def raise_system_alarm(check: health.Check, *, now: datetime | None = None) -> S
         title = i18n.text(gettext_noop("[SIAGA] System alarm: %(message)s"), message=check.message)
         body = i18n.text(
             gettext_noop("Check %(check)s failed at %(at)s. The operations page has the detail."),
-            check_name=check.name,
+            check=check.name,
             at=timezone.localtime(now).strftime("%Y-%m-%d %H:%M"),
         )
         for user in admins():

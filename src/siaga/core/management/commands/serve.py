@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
+import shutil
+import sys
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from gunicorn.app.base import BaseApplication
 
@@ -40,6 +44,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         bind = f"[{options['host']}]" if ":" in options["host"] else options["host"]
+        self._metrics_directory()
         SiagaServer(
             {
                 "bind": f"{bind}:{options['port']}",
@@ -52,5 +57,27 @@ class Command(BaseCommand):
                 "errorlog": "-",
                 "loglevel": "info",
                 "proc_name": "siaga-web",
+                "child_exit": _child_exit,
             }
         ).run()
+
+    def _metrics_directory(self) -> None:
+        """Each web process writes its request metrics to files here; /metrics adds them up.
+        Emptied at start: samples of processes from an earlier run are not this run's."""
+        if "prometheus_client" in sys.modules and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            self.stderr.write(
+                "siaga serve: metrics are per process (prometheus_client loaded early)"
+            )
+            return
+        directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or str(
+            settings.SIAGA_HOME / "metrics"
+        )
+        shutil.rmtree(directory, ignore_errors=True)
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+
+
+def _child_exit(server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
