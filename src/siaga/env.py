@@ -117,11 +117,20 @@ def env_database(name: str, home: Path) -> dict[str, object]:
     engine = str(config.get("ENGINE", ""))
     if engine == "django.db.backends.sqlite3":
         config["CONN_MAX_AGE"] = 0
+        # FULL: a commit is on the disk before the client is told (NORMAL in WAL mode may lose
+        # the last commits to a power cut or an OS crash). SIAGA_SQLITE_SYNCHRONOUS=NORMAL
+        # trades that for speed; bench/gate.py and bench/custody.py print the cost.
+        synchronous = os.environ.get("SIAGA_SQLITE_SYNCHRONOUS", "FULL").upper()
+        if synchronous not in {"FULL", "NORMAL", "EXTRA"}:
+            raise ImproperlyConfigured(
+                f"SIAGA_SQLITE_SYNCHRONOUS={synchronous!r}: FULL (default), EXTRA or NORMAL."
+            )
         config["OPTIONS"] = {
             # WAL lets the worker write while the web server reads; IMMEDIATE avoids
             # "database is locked" upgrades in the middle of a transaction.
             "init_command": (
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+                f"PRAGMA journal_mode=WAL; PRAGMA synchronous={synchronous}; "
+                "PRAGMA foreign_keys=ON;"
             ),
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,

@@ -84,6 +84,27 @@ def test_sqlite_default_is_wal_under_home(tmp_path: Path) -> None:
     assert "journal_mode=WAL" in str(config["OPTIONS"])
 
 
+@pytest.mark.django_db
+def test_sqlite_commits_are_durable_by_default() -> None:
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only: PostgreSQL's commits are durable (synchronous_commit=on)")
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA synchronous")
+        assert cursor.fetchone()[0] == 2  # FULL
+
+
+def test_sqlite_synchronous_can_be_chosen_and_is_checked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("SIAGA_SQLITE_SYNCHRONOUS", "normal")
+    assert "PRAGMA synchronous=NORMAL;" in str(env.env_database("SIAGA_UNSET_DB", tmp_path))
+    monkeypatch.setenv("SIAGA_SQLITE_SYNCHRONOUS", "OFF")
+    with pytest.raises(ImproperlyConfigured, match="SIAGA_SQLITE_SYNCHRONOUS='OFF'"):
+        env.env_database("SIAGA_UNSET_DB", tmp_path)
+
+
 def test_postgres_url_is_accepted(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("SIAGA_DB", "postgres://siaga:pw@db.internal:5432/siaga")
     config = env.env_database("SIAGA_DB", tmp_path)
