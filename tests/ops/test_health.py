@@ -176,3 +176,39 @@ def test_metrics_need_the_token_or_an_admin(
     served = 'siaga_http_request_duration_seconds_count{method="GET",route="readyz",status="2xx"}'
     assert served in text
     assert client_for(admin_okut).get("/metrics").status_code == 200
+
+
+def test_the_grafana_dashboard_asks_only_for_metrics_siaga_serves(
+    client_for: Any, admin_okut: User, ready: None
+) -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    dashboard = json.loads((Path(__file__).parents[2] / "docs" / "grafana-siaga.json").read_text())
+    asked = {
+        name.removesuffix("_bucket").removesuffix("_count")
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\bsiaga_[a-z_]+", target["expr"])
+    }
+    from siaga.notify.models import Endpoint
+
+    endpoint = Endpoint.objects.create(user=admin_okut, channel="email", address="a@example.org")
+    Message.objects.create(
+        channel="email",
+        endpoint=endpoint,
+        user=admin_okut,
+        kind="probe",
+        title="t",
+        dedup_key="sent-1",
+        state="sent",
+    )
+    client = client_for(admin_okut)
+    client.get("/readyz")
+    served = client.get("/metrics").content.decode()
+    assert 'siaga_notify_messages_total{channel="email",state="sent"} 1.0' in served
+    assert len(asked) >= 9
+    for name in sorted(asked):
+        base = name.removesuffix("_total")
+        assert re.search(rf"^# TYPE {base}(_total)? ", served, re.MULTILINE), name
