@@ -22,7 +22,9 @@ pytestmark = pytest.mark.django_db
 CHECKS = ["database", "migrations", "disk", "workers", "outbox", "checkpoint"]
 
 
-def beat(name: str, *, ago: float = 0, stopped: bool = False, **parts: Any) -> WorkerHeartbeat:
+def beat(
+    name: str, *, ago: float = 0, stopped: bool = False, parts: dict[str, Any] | None = None
+) -> WorkerHeartbeat:
     now = timezone.now()
     return WorkerHeartbeat.objects.create(
         name=name,
@@ -31,7 +33,7 @@ def beat(name: str, *, ago: float = 0, stopped: bool = False, **parts: Any) -> W
         started_at=now - timedelta(hours=1),
         beat_at=now - timedelta(seconds=ago),
         stopped_at=now if stopped else None,
-        parts=parts,
+        parts=parts or {},
     )
 
 
@@ -78,7 +80,7 @@ def test_a_worker_that_stopped_beating_is_lost(ready: None, settings: Any) -> No
 
 
 def test_a_failing_part_is_named_but_does_not_fail_readiness(settings: Any) -> None:
-    beat("worker-c", **{"notify.delivery": {"ok": False, "error": "OperationalError: gone"}})
+    beat("worker-c", parts={"notify.delivery": {"ok": False, "error": "OperationalError: gone"}})
     check = health.workers()
     assert check.ok is True
     assert check.detail["failing"] == ["worker-c: notify.delivery"]
