@@ -84,6 +84,26 @@ def test_sqlite_default_is_wal_under_home(tmp_path: Path) -> None:
     assert "journal_mode=WAL" in str(config["OPTIONS"])
 
 
+def test_production_settings_pass_the_deployment_checks(tmp_path: Path) -> None:
+    done = run_siaga(
+        tmp_path,
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        SIAGA_DEBUG="0",
+        SIAGA_HTTPS="1",
+        SIAGA_ALLOWED_HOSTS="siaga.kpu-okut.example",
+        SIAGA_CSRF_TRUSTED_ORIGINS="https://siaga.kpu-okut.example",
+        SIAGA_SECRET_KEY="a production secret key of more than fifty characters, 0123456789",
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "System check identified no issues" in done.stdout
+    # Without TLS the same checks refuse: the test can fail.
+    plain = run_siaga(tmp_path, "check", "--deploy", "--fail-level", "WARNING", SIAGA_DEBUG="0")
+    assert plain.returncode == 1
+
+
 @pytest.mark.django_db
 def test_sqlite_commits_are_durable_by_default() -> None:
     from django.db import connection
