@@ -95,6 +95,7 @@ def restore_archive(
         for file_name in KEY_FILES:
             if f"home/{file_name}" not in placed and (home / file_name).is_file():
                 shutil.copy2(home / file_name, staged_home / file_name)
+        (staging / archive.MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
         dump = placed[str(manifest["database"]["member"])]
         if vendor == "sqlite":
             result = database.sqlite_integrity(dump)
@@ -106,10 +107,12 @@ def restore_archive(
                 )
             check_url = f"sqlite:///{dump}"
         else:
+            # The keys first, without the database: a restore that cannot be used for want of
+            # a key must not have changed the target database.
+            _verify_in_child(staging / archive.MANIFEST, staged_home, url, keys_only=True)
             database.pg_restore(database.pg_params(target), dump)
             restored_database = True
             check_url = url
-        (staging / archive.MANIFEST).write_text(json.dumps(manifest), encoding="utf-8")
         report = _verify_in_child(staging / archive.MANIFEST, staged_home, check_url)
         replaced = _install(placed, home, target, vendor)
         _write_status(home, path, manifest, "verified", report=report)
@@ -130,10 +133,13 @@ def _describe(target: dict[str, Any]) -> str:
     return f"postgresql://{target.get('HOST') or ''}:{target.get('PORT') or ''}/{target['NAME']}"
 
 
-def _verify_in_child(manifest: Path, staged_home: Path, url: str) -> dict[str, Any]:
+def _verify_in_child(
+    manifest: Path, staged_home: Path, url: str, *, keys_only: bool = False
+) -> dict[str, Any]:
     environment = dict(os.environ, SIAGA_HOME=str(staged_home), SIAGA_DATABASE_URL=url)
+    command = [sys.executable, "-m", "siaga.cli", "restore", "--verify-manifest", str(manifest)]
     result = subprocess.run(  # noqa: S603 - our own interpreter and command
-        [sys.executable, "-m", "siaga.cli", "restore", "--verify-manifest", str(manifest)],
+        [*command, "--keys-only"] if keys_only else command,
         env=environment,
         capture_output=True,
         text=True,

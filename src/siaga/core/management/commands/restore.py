@@ -42,10 +42,15 @@ class Command(BaseCommand):
             help="check the configured instance against a backup's manifest (JSON) and stop; "
             "restore runs this itself in the target's configuration",
         )
+        parser.add_argument(
+            "--keys-only",
+            action="store_true",
+            help="with --verify-manifest: check the key files alone (no database)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["verify_manifest"] is not None:
-            self._verify(options["verify_manifest"])
+            self._verify(options["verify_manifest"], keys_only=options["keys_only"])
             return
         if options["archive"] is None:
             raise CommandError("give the backup file to restore")
@@ -74,12 +79,12 @@ class Command(BaseCommand):
             self.stdout.write(f"  note: {note}")
         self.stdout.write("OK: the restore is verified and usable.")
 
-    def _verify(self, path: Path) -> None:
+    def _verify(self, path: Path, *, keys_only: bool) -> None:
         from siaga.core.backup.checks import verify_instance
 
         try:
             manifest = json.loads(path.read_text(encoding="utf-8"))
-            report = verify_instance(manifest)
+            report = verify_instance(manifest, keys_only=keys_only)
         except SiagaError as exc:
             self.stdout.write(json.dumps({"ok": False, "error": exc.as_dict()}, default=str))
             raise CommandError(f"{exc.code}: {exc.message}", returncode=1) from None
