@@ -148,7 +148,7 @@ def target(tmp_path: Path) -> Iterator[Target]:
 
     def pg_query(sql: str) -> list[tuple[Any, ...]]:
         with psycopg.connect(dbname=name, **params) as db:
-            return list(db.execute(sql).fetchall())  # type: ignore[arg-type]
+            return list(db.execute(sql).fetchall())
 
     def pg_tables() -> int:
         return len(pg_query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
@@ -161,7 +161,7 @@ def target(tmp_path: Path) -> Iterator[Target]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def backup(source_home: Path, to: Path, *extra: str) -> tuple[Path, str, str]:
+def backup(source_home: Path, to: Path, *extra: str | Path) -> tuple[Path, str, str]:
     result = siaga("backup", "--to", to, *extra, home=source_home, database_url=suite_url())
     assert result.returncode == 0, result.stderr
     path = Path(result.stdout.splitlines()[0])
@@ -169,7 +169,7 @@ def backup(source_home: Path, to: Path, *extra: str) -> tuple[Path, str, str]:
     return path, result.stdout, result.stderr
 
 
-def restore(archive: Path, target: Target, restorer: Path, *extra: str) -> Any:
+def restore(archive: Path, target: Target, restorer: Path, *extra: str | Path) -> Any:
     return siaga(
         "restore",
         archive,

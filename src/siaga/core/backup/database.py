@@ -171,30 +171,37 @@ def _fsync_dir(path: Path) -> None:
 
 
 def pg_params(settings_dict: dict[str, Any]) -> dict[str, Any]:
-    params = {
-        "dbname": settings_dict.get("NAME") or "",
-        "user": settings_dict.get("USER") or "",
-        "password": settings_dict.get("PASSWORD") or "",
-        "host": settings_dict.get("HOST") or "",
-        "port": str(settings_dict.get("PORT") or ""),
+    """libpq connection parameters of a Django database entry, its OPTIONS (sslmode, options…)
+    included."""
+    params: dict[str, Any] = {
+        key: str(value) for key, value in (settings_dict.get("OPTIONS") or {}).items()
     }
+    params.update(
+        {
+            "dbname": settings_dict.get("NAME") or "",
+            "user": settings_dict.get("USER") or "",
+            "password": settings_dict.get("PASSWORD") or "",
+            "host": settings_dict.get("HOST") or "",
+            "port": str(settings_dict.get("PORT") or ""),
+        }
+    )
     return {key: value for key, value in params.items() if value}
 
 
 def _pg_tool(tool: str, params: dict[str, Any]) -> tuple[list[str], dict[str, str]]:
+    """The tool with ``--dbname=<conninfo>`` (the password goes by PGPASSWORD, not argv)."""
+    from psycopg.conninfo import make_conninfo
+
     if shutil.which(tool) is None:
         raise BackupFailed(
             "backup_tool_missing",
             _("The PostgreSQL tool %(tool)s is not on PATH.") % {"tool": tool},
         )
-    args = [tool, "--no-password"]
-    for flag, key in (("--host", "host"), ("--port", "port"), ("--username", "user")):
-        if key in params:
-            args += [flag, params[key]]
     environment = dict(os.environ)
     if "password" in params:
         environment["PGPASSWORD"] = params["password"]
-    return args, environment
+    conninfo = make_conninfo(**{k: v for k, v in params.items() if k != "password"})
+    return [tool, "--no-password", f"--dbname={conninfo}"], environment
 
 
 @contextmanager
@@ -228,7 +235,6 @@ def pg_snapshot(params: dict[str, Any], target: Path) -> dict[str, Any]:
             "--format=custom",
             f"--snapshot={snapshot}",
             f"--file={target}",
-            params["dbname"],
         ]
         _run(args, environment, "backup_dump_failed")
         connection.rollback()
@@ -252,7 +258,6 @@ def pg_restore(params: dict[str, Any], dump: Path) -> None:
         "--if-exists",
         "--no-owner",
         "--single-transaction",
-        f"--dbname={params['dbname']}",
         str(dump),
     ]
     _run(args, environment, "restore_database_failed")
