@@ -41,7 +41,7 @@ from tests.conftest import World
 PASSPHRASE = "ballot boxes stay dry"
 WITNESS = "bawaslu-okut-backup"
 KEY_FILES = ("secret_key", "data_key", "ledger_ed25519.pem")
-on_postgres = pytest.mark.skipif(
+sqlite_only = pytest.mark.skipif(
     os.environ.get("SIAGA_DATABASE_URL", "sqlite").startswith("postgres"),
     reason="the SQLite path: the suite runs on PostgreSQL (the postgres tests cover it there)",
 )
@@ -148,7 +148,8 @@ def target(tmp_path: Path) -> Iterator[Target]:
 
     def pg_query(sql: str) -> list[tuple[Any, ...]]:
         with psycopg.connect(dbname=name, **params) as db:
-            return list(db.execute(sql).fetchall())
+            cursor = db.execute(sql)
+            return list(cursor.fetchall()) if cursor.description is not None else []
 
     def pg_tables() -> int:
         return len(pg_query("SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
@@ -317,7 +318,7 @@ def _backup_while_writing_then_restore(
     assert verify.stdout.startswith(f"OK: {restored_size} entries")
 
 
-@on_postgres
+@sqlite_only
 @pytest.mark.django_db(transaction=True)
 def test_sqlite_backup_while_writers_write_restores_every_committed_row_and_its_ledger(
     world: World,
@@ -372,7 +373,7 @@ def _refuses_a_non_empty_database(source_home: Path, tmp_path: Path, target: Tar
     assert target.query("SELECT count(*) FROM sites_zone") == zones
 
 
-@on_postgres
+@sqlite_only
 @pytest.mark.django_db(transaction=True)
 def test_sqlite_restore_over_a_non_empty_database_is_refused_without_force(
     world: World, source_home: Path, tmp_path: Path, target: Target
@@ -445,7 +446,7 @@ def test_a_wrong_passphrase_and_a_damaged_encrypted_archive_are_refused(
     assert target.tables() == 0
 
 
-@on_postgres
+@sqlite_only
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize(
     ("sql", "code"),

@@ -38,7 +38,7 @@ CHUNK = 1 << 20
 TAG = 16
 # scrypt with N = 2**15 and r = 8: 32 MiB of memory and about 0.1 s per attempt.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 1 << 15, 8, 1
-MAX_SCRYPT_N = 1 << 20
+MAX_SCRYPT_N = 1 << 17
 _CHECK_LABEL = b"siaga-backup/1 key check\n"
 
 
@@ -130,7 +130,12 @@ def _read_header(source: IO[bytes]) -> tuple[bytes, dict[str, Any]]:
         header = json.loads(raw)
         if header.get("kdf") != "scrypt" or header.get("chunk") != CHUNK:
             raise ValueError("unknown key derivation or chunk size")
-        if not 2 <= int(header["n"]) <= MAX_SCRYPT_N:
+        # Bounded, so that a forged header cannot make the restore spend gigabytes.
+        if not (
+            2 <= int(header["n"]) <= MAX_SCRYPT_N
+            and 1 <= int(header["r"]) <= 16
+            and 1 <= int(header["p"]) <= 4
+        ):
             raise ValueError("scrypt cost out of range")
     except (ValueError, KeyError, TypeError) as exc:
         raise Corrupt(f"the header is malformed: {exc}") from None
