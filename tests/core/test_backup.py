@@ -597,3 +597,29 @@ def test_backup_if_due_leaves_it_to_the_worker_that_holds_the_lock(
     assert manifest["keys"]["included"] is False
     # The backup signed a checkpoint of the whole ledger first, and names it.
     assert manifest["ledger"]["checkpoints"][0]["size"] == manifest["ledger"]["size"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("SIAGA_BACKUP_EVERY_HOURS", "daily"),
+        ("SIAGA_BACKUP_KEEP", "0"),
+        ("SIAGA_BACKUP_PASSPHRASE_FILE", "/nonexistent/passphrase"),
+    ],
+)
+def test_a_bad_backup_setting_stops_start_up_naming_it(
+    tmp_path: Path, variable: str, value: str
+) -> None:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("SIAGA_", "DJANGO_"))}
+    environment.update({"SIAGA_HOME": str(tmp_path / "home"), variable: value})
+    result = subprocess.run(
+        [sys.executable, "-m", "siaga.cli", "check"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert variable in result.stderr
+    assert "Traceback" not in result.stderr
