@@ -93,6 +93,17 @@ def env_path(name: str, default: Path) -> Path:
     return path
 
 
+def env_file(name: str) -> Path | None:
+    """An optional path to a readable file (a passphrase, say); None when unset or empty."""
+    raw = os.environ.get(name)
+    if not raw:
+        return None
+    path = Path(raw).expanduser().resolve()
+    if not path.is_file() or not os.access(path, os.R_OK):
+        raise ImproperlyConfigured(f"{name}={str(path)!r} is not a readable file.")
+    return path
+
+
 def env_time_zone(name: str, default: str) -> str:
     value = os.environ.get(name, default)
     try:

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from siaga.env import (
     env_bool,
     env_database,
+    env_file,
     env_float,
     env_int,
     env_list,
@@ -147,6 +148,13 @@ RETENTION_VISITOR_PHOTO_DAYS = env_int("SIAGA_RETENTION_VISITOR_PHOTO_DAYS", 90,
 RETENTION_PHONE_DAYS = env_int("SIAGA_RETENTION_PHONE_DAYS", 365, minimum=1)
 RETENTION_NIK_DAYS = env_int("SIAGA_RETENTION_NIK_DAYS", 730, minimum=1)
 RETENTION_PURGE_SECONDS = env_int("SIAGA_RETENTION_PURGE_SECONDS", 3600, minimum=60)
+
+# Backups (siaga.core.backup, docs/operations.md): where the scheduled ones go, how often the
+# worker makes one (0: never), how many are kept, and the file holding their passphrase.
+SIAGA_BACKUP_DIR = env_path("SIAGA_BACKUP_DIR", SIAGA_HOME / "backups")
+SIAGA_BACKUP_EVERY_HOURS = env_int("SIAGA_BACKUP_EVERY_HOURS", 24, minimum=0)
+SIAGA_BACKUP_KEEP = env_int("SIAGA_BACKUP_KEEP", 14, minimum=1)
+SIAGA_BACKUP_PASSPHRASE_FILE = env_file("SIAGA_BACKUP_PASSPHRASE_FILE")
 
 MIDDLEWARE = [
     # First: times the whole answer for Prometheus (siaga.ops.metrics).
