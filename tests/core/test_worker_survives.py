@@ -116,6 +116,7 @@ def _siaga(url: str, home: Path, *args: str, **kwargs: Any) -> subprocess.Popen[
         SIAGA_HOME=str(home),
         SIAGA_WORKER_HEARTBEAT_SECONDS="1",
         SIAGA_WORKER_BACKOFF_MAX_SECONDS="1",
+        SIAGA_BACKUP_EVERY_HOURS="0",
     )
     return subprocess.Popen(
         [sys.executable, "-m", "siaga.cli", *args],
@@ -317,10 +318,12 @@ def test_every_declared_job_and_loop_names_a_callable() -> None:
 
     names = [job.name for job in jobs.periodic_jobs()] + [loop.name for loop in jobs.worker_loops()]
     assert names == [
+        "core.backup",
         "ledger.checkpoint",
         "incidents.escalate",
         "alarms.remind",
         "access.sweep",
+        "ops.watch",
         "privacy.purge",
         "notify.delivery",
     ]

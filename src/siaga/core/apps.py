@@ -3,11 +3,16 @@ from __future__ import annotations
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+from siaga.core.jobs import Periodic
+
 
 class CoreConfig(AppConfig):
     name = "siaga.core"
     label = "core"
     verbose_name = _("Core")
+    # Asked every minute; a backup is made when the newest is SIAGA_BACKUP_EVERY_HOURS old
+    # (one worker at a time, under a lock), in its own thread like every periodic job.
+    periodic_jobs = [Periodic("core.backup", "siaga.core.backup.backup_if_due", 60)]
 
     def ready(self) -> None:
         from django.db.backends.signals import connection_created
