@@ -6,9 +6,11 @@ from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 from django.utils.translation import gettext_lazy as _
 
+from siaga.core.logs import logging_config
 from siaga.env import (
     env_bool,
     env_database,
@@ -157,7 +159,8 @@ SIAGA_BACKUP_KEEP = env_int("SIAGA_BACKUP_KEEP", 14, minimum=1)
 SIAGA_BACKUP_PASSPHRASE_FILE = env_file("SIAGA_BACKUP_PASSPHRASE_FILE")
 
 MIDDLEWARE = [
-    # First: times the whole answer for Prometheus (siaga.ops.metrics).
+    # First: the request's id for every log line, then its timing for Prometheus.
+    "siaga.core.logs.RequestContextMiddleware",
     "siaga.ops.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -323,17 +326,8 @@ FILE_UPLOAD_DIRECTORY_PERMISSIONS = 0o700
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("SIAGA_LOG_LEVEL", "INFO").upper()},
-    "loggers": {
-        # Who failed from where is in the sign-in record (SignInEvent), not the console.
-        "axes": {"level": "ERROR"},
-        # httpx logs every request's URL at INFO, and a Telegram URL holds the bot token.
-        "httpx": {"level": "WARNING"},
-        "httpcore": {"level": "WARNING"},
-    },
-}
+# plain for a terminal; json in production: one object per line, with request and user ids.
+LOG_FORMAT = env_str("SIAGA_LOG_FORMAT", "plain").lower()
+if LOG_FORMAT not in {"plain", "json"}:
+    raise ImproperlyConfigured(f"SIAGA_LOG_FORMAT={LOG_FORMAT!r}: plain or json.")
+LOGGING = logging_config(env_str("SIAGA_LOG_LEVEL", "INFO").upper(), LOG_FORMAT)

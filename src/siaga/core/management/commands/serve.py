@@ -53,7 +53,9 @@ class Command(BaseCommand):
                 "worker_class": "gthread",
                 "timeout": 60,
                 "graceful_timeout": 10,
-                "accesslog": "-",
+                # In JSON logs SIAGA writes the request line itself (siaga.core.logs), with
+                # the request's and the user's id and the path without its query string.
+                "accesslog": "-" if settings.LOG_FORMAT == "plain" else None,
                 "errorlog": "-",
                 "loglevel": "info",
                 "proc_name": "siaga-web",
