@@ -201,10 +201,13 @@ def test_the_worker_outlives_a_postgresql_restart(cluster: Cluster, tmp_path: Pa
     assert worker.returncode == 0, errors
     # What it said while the server was away: the failure, once with its trace, then retries.
     assert "tasks failed; again in" in errors
-    ((pid, stopped),) = cluster.sql(
-        "SELECT pid, stopped_at IS NOT NULL FROM core_workerheartbeat WHERE name = 'survivor'"
+    ((pid, stopped, tasks),) = cluster.sql(
+        "SELECT pid, stopped_at IS NOT NULL, parts->'tasks' FROM core_workerheartbeat "
+        "WHERE name = 'survivor'"
     )
     assert (pid, stopped) == (worker.pid, True)
+    # The task loop failed while the server was away and says it is well again.
+    assert (tasks["ok"], tasks["failures"], tasks["error"]) == (True, 0, "")
 
 
 # --- in-process: the supervisor's rules --------------------------------------------------------

@@ -55,6 +55,32 @@ class Backoff:
         self.delay = 0.0
 
 
+class TaskLoop(Worker):
+    """django-tasks-db's worker loop, telling us when a round got through: its loop reads
+    ``running`` at the top of each round and again after the round's query, so a second read
+    since (re)starting means the database answered."""
+
+    def __init__(self, *, on_round: Any, **options: Any) -> None:
+        self.on_round = on_round
+        self.reads = 0
+        super().__init__(**options)
+
+    @property
+    def running(self) -> bool:
+        self.reads += 1
+        if self.reads == 2:
+            self.on_round()
+        return self._running
+
+    @running.setter
+    def running(self, value: bool) -> None:
+        self._running = value
+
+    def run(self) -> None:
+        self.reads = 0
+        super().run()
+
+
 def default_name() -> str:
     return (settings.WORKER_NAME or socket.gethostname() or "worker")[:100]
 
@@ -81,7 +107,8 @@ class Supervisor:
         self.parts_lock = threading.Lock()
         self.threads: list[threading.Thread] = []
         self.signals = 0
-        self.tasks = Worker(
+        self.tasks = TaskLoop(
+            on_round=lambda: self._report(TASKS, ok=True),
             queue_names=queue.split(","),
             interval=interval,
             batch=batch,
