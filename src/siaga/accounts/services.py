@@ -112,9 +112,12 @@ def user_for_token(raw: str) -> User | None:
     """The active user behind a usable token, marking the token as used."""
     if not raw.startswith(TOKEN_PREFIX):
         return None
-    token = ApiToken.objects.select_related("user").filter(key_hash=hash_token(raw)).first()
+    try:  # get(), not first(): no ORDER BY to compile on every request (key_hash is unique)
+        token = ApiToken.objects.select_related("user").get(key_hash=hash_token(raw))
+    except ApiToken.DoesNotExist:
+        return None
     now = timezone.now()
-    if token is None or not token.is_usable(now) or not token.user.is_active:
+    if not token.is_usable(now) or not token.user.is_active:
         return None
     # Once a minute is enough to show "last used" without a write per request.
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
