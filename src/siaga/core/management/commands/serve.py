@@ -6,6 +6,7 @@ import multiprocessing
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import connections
 from gunicorn.app.base import BaseApplication
 
 
@@ -39,6 +40,12 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=4)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from siaga.ledger.rollback import describe, detect
+
+        rollback = detect()  # before the web workers fork: one alarm, not one per process
+        if rollback is not None:
+            self.stderr.write(f"LEDGER ROLLED BACK: {describe(rollback)}; writes are refused.")
+        connections.close_all()  # the forked web workers open their own
         bind = f"[{options['host']}]" if ":" in options["host"] else options["host"]
         SiagaServer(
             {

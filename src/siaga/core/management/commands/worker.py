@@ -42,6 +42,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from siaga.ledger.rollback import describe, detect
+
+        rollback = detect()  # a database put back behind the kept checkpoint: an alarm
+        if rollback is not None:
+            self.stderr.write(f"LEDGER ROLLED BACK: {describe(rollback)}; writes are refused.")
         older_than = timedelta(seconds=options["requeue_after"])
         self._requeue(older_than)
         stop = threading.Event()
@@ -124,13 +129,17 @@ class Command(BaseCommand):
             close_old_connections()
 
     def _watch(self, older_than: timedelta, stop: threading.Event) -> None:
-        """Housekeeping beside the task loop: requeue abandoned tasks, sign checkpoints."""
+        """Housekeeping beside the task loop: requeue abandoned tasks, sign checkpoints, look
+        for a database put back behind the kept checkpoint."""
+        from siaga.ledger.rollback import detect
         from siaga.ledger.services import checkpoint_if_due
 
         period = max(1.0, min(30.0, older_than.total_seconds() / 2))
         while not stop.wait(period):
             try:
                 self._requeue(older_than)
+                if detect() is not None:
+                    continue
                 checkpoint_if_due(timedelta(seconds=settings.LEDGER_CHECKPOINT_SECONDS))
             except Exception:
                 logger.exception("worker housekeeping failed; trying again later")
