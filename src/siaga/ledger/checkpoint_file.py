@@ -1,8 +1,8 @@
 """The latest signed checkpoint, kept outside the database: ``SIAGA_HOME/ledger/checkpoint.json``.
 
 A database put back to an older copy takes its checkpoints with it; this file does not. It is
-written after each checkpoint commits (never for one rolled back with its transaction) and after
-each witness co-signature, atomically (temporary file, fsync, rename, fsync of the folder), and
+written after each checkpoint truly commits (never for one rolled back with its transaction, nor
+inside a test's transaction) and after each witness co-signature, atomically (temporary file, fsync, rename, fsync of the folder), and
 never goes back to a smaller tree of the same ledger. It holds:
 
 - ``genesis``: the leaf hash of entry 0, which names the ledger: a database whose first entry
@@ -140,6 +140,11 @@ def record(size: int) -> None:
     from siaga.ledger import services
     from siaga.ledger.models import Checkpoint
 
+    if connection.in_atomic_block:
+        # Still inside a transaction, so nothing truly committed: a test's, which rolls back
+        # (its on-commit callbacks run at once). Kept, it would take the next test's database
+        # for one put back to an older copy.
+        return
     try:
         checkpoint = Checkpoint.objects.filter(size=size).first()
         first = genesis()

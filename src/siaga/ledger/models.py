@@ -214,8 +214,9 @@ class Head(models.Model):
 
     size = models.BigIntegerField(default=0)
     # Set while the database is behind the checkpoint kept outside it (a ``Rollback`` not yet
-    # decided): appenders read it with the lock they take anyway, and refuse.
-    held = models.BooleanField(_("writes held"), default=False)
+    # decided): appenders read it with the lock they take anyway, and refuse. A database default,
+    # so that rows written without it (the data migration that makes the head) are not held.
+    held = models.BooleanField(_("writes held"), default=False, db_default=False)
 
     class Meta:
         verbose_name = _("ledger head")
