@@ -331,12 +331,12 @@ def test_a_rollback_is_caught_alarmed_once_refused_and_decided(
     witness_tool_says_why_in_words(rolled_back, stand_in, tmp_path, capsys)
 
     # The admin decides: one decision entry naming the lost range, at the checkpoint's size.
-    out = io.StringIO()
+    said = io.StringIO()
     call_command(
         "ledger", "accept-rollback", "--reason", "Disk failure; restored the 02:00 copy",
-        "--by", root.username, stdout=out,
+        "--by", root.username, stdout=said,
     )  # fmt: skip
-    assert out.getvalue().splitlines()[0] == (
+    assert said.getvalue().splitlines()[0] == (
         "Accepted: entries 13..32 (20) are lost; the decision is entry 33; writes resume."
     )
     decision = Entry.objects.get(kind=rollback.ACCEPTED_KIND)
