@@ -374,6 +374,10 @@ def test_a_rollback_is_caught_alarmed_once_refused_and_decided(
     code, out = verify_output()
     assert code == 0, out
     assert out.startswith(f"OK: {services.tree_size()} entries")
+    assert out.rstrip().endswith(
+        f"all {services.tree_size() - 20} untouched, 20 lost (seq 13..32, a rollback accepted "
+        "at seq 33)."
+    )
     report_ = verify_export(exported(), keys.instance_verifier_key(), rolled_back["second_note"])
     assert report_.lost == [(13, 33)]
     assert report_.entries == services.tree_size()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +33,12 @@ except LedgerRolledBack as exc:
     print(exc.status, exc.code)
 print(services.tree_size())
 """
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def test_an_sqlite_file_put_back_is_caught_and_decided_across_processes(tmp_path: Path) -> None:
@@ -75,6 +82,26 @@ def test_an_sqlite_file_put_back_is_caught_and_decided_across_processes(tmp_path
         file.unlink(missing_ok=True)
     for file in backup.iterdir():
         shutil.copy2(file, tmp_path / file.name)
+
+    # The worker and the web server look when they start.
+    worker = siaga("worker", "--batch", "--no-deliveries")
+    assert worker.returncode == 0, worker.stderr
+    assert "LEDGER ROLLED BACK: the ledger holds 13 entries but checkpoint 33 was signed on " in (
+        worker.stderr
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "siaga.cli", "serve", "--port", str(free_port()), "--workers", "1"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stderr is not None
+        first = server.stderr.readline()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert first.startswith("LEDGER ROLLED BACK: the ledger holds 13 entries but checkpoint 33")
 
     verify = siaga("ledger", "verify")
     assert verify.returncode == 1

@@ -169,8 +169,9 @@ LEDGER_ROLLBACK = ("ledger", "rollback")
 def raise_ledger_rollback(rollback: Any) -> Alarm | None:
     """The critical ``ledger/rollback`` alarm (``siaga.ledger.rollback`` calls it when the
     database is found behind the kept checkpoint). It stands at the instance's main site:
-    ``SIAGA_LEDGER_ALARM_SITE`` (a site code), else the first warehouse by region code, else the
-    first site; with no site at all there is no alarm (the refusal of every write and the logs still say it)."""
+    ``SIAGA_LEDGER_ALARM_SITE`` (a site code), else the first warehouse by region code, else
+    the first site; with no site at all there is no alarm (the refusal of every write and the
+    logs still say it)."""
     from siaga.ledger.rollback import signed_on
     from siaga.sites.choices import SiteKind
 

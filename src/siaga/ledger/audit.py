@@ -48,19 +48,31 @@ class Verified:
     # Entries whose personal part was erased or whose legacy payload was scrubbed, by a
     # redaction that a ``ledger.redacted`` entry lists: not tampered.
     redacted: list[int] = dataclass_field(default_factory=list)
+    # (start, end) of each range lost in an accepted rollback
+    lost: list[tuple[int, int]] = dataclass_field(default_factory=list)
 
     @property
     def untouched(self) -> int:
-        return self.entries - len(self.redacted)
+        return self.entries - len(self.redacted) - sum(end - start for start, end in self.lost)
 
     def summary(self) -> str:
-        """The verdicts in words: how many untouched, which redacted."""
+        """The verdicts in words: how many untouched, which redacted, which lost."""
         if not self.redacted:
-            return f"all {self.entries} untouched"
-        return (
-            f"{self.untouched} untouched, {len(self.redacted)} redacted "
-            f"(seq {seq_list(self.redacted)}), 0 tampered"
-        )
+            text = (
+                f"all {self.untouched} untouched"
+                if not self.lost
+                else f"{self.untouched} untouched"
+            )
+        else:
+            text = (
+                f"{self.untouched} untouched, {len(self.redacted)} redacted "
+                f"(seq {seq_list(self.redacted)}), 0 tampered"
+            )
+        for start, end in self.lost:
+            text += (
+                f", {end - start} lost (seq {start}..{end - 1}, a rollback accepted at seq {end})"
+            )
+        return text
 
 
 def seq_list(seqs: Sequence[int], most: int = 20) -> str:
@@ -568,7 +580,13 @@ def verify_database() -> Verified:
     parts.check_parts(expected, redactions, verdicts)
     if verdicts.tampered:
         raise _tampered_broken(verdicts)
-    return Verified(expected, checkpoints, cosignatures, verdicts.redacted_seqs())
+    return Verified(
+        expected,
+        checkpoints,
+        cosignatures,
+        verdicts.redacted_seqs(),
+        [(lost.start, lost.end) for lost in gaps],
+    )
 
 
 def export(out: IO[str]) -> int:

@@ -1,9 +1,10 @@
 """The latest signed checkpoint, kept outside the database: ``SIAGA_HOME/ledger/checkpoint.json``.
 
 A database put back to an older copy takes its checkpoints with it; this file does not. It is
-written after each checkpoint truly commits (never for one rolled back with its transaction, nor
-inside a test's transaction) and after each witness co-signature, atomically (temporary file, fsync, rename, fsync of the folder), and
-never goes back to a smaller tree of the same ledger. It holds:
+written after each checkpoint and each witness co-signature truly commits (never for one rolled
+back with its transaction, nor inside a test's transaction), atomically (temporary file, fsync,
+rename, fsync of the folder), and never goes back to a smaller tree of the same ledger. It
+holds:
 
 - ``genesis``: the leaf hash of entry 0, which names the ledger: a database whose first entry
   differs is another ledger (a fresh install, the next test's), and the file says nothing

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -171,6 +171,17 @@ def detect() -> Rollback | None:
             except Exception:
                 logger.exception("a listener of the ledger rollback failed")
         return rollback
+
+
+def check_at_start() -> str | None:
+    """``detect`` for ``siaga serve`` and ``siaga worker`` as they start: the rollback in words,
+    or None. A database not yet migrated is no rollback (the logs say it could not look)."""
+    try:
+        found = detect()
+    except DatabaseError as exc:
+        logger.warning("could not compare the ledger with its kept checkpoint: %s", exc)
+        return None
+    return describe(found) if found is not None else None
 
 
 def refuse_if_rolled_back() -> None:

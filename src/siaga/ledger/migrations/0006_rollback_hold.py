@@ -4,39 +4,58 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ledger', '0005_clean_legacy_payloads'),
+        ("ledger", "0005_clean_legacy_payloads"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Rollback',
+            name="Rollback",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('detected_at', models.DateTimeField(verbose_name='detected at')),
-                ('held_size', models.BigIntegerField(verbose_name='entries the database held')),
-                ('forked', models.BooleanField(default=False, verbose_name='forked')),
-                ('checkpoint_size', models.BigIntegerField(verbose_name='checkpoint tree size')),
-                ('checkpoint_root', models.BinaryField(max_length=32, verbose_name='checkpoint root hash')),
-                ('checkpoint_signed_at', models.DateTimeField(verbose_name='checkpoint signed at')),
-                ('checkpoint_note', models.TextField(verbose_name='signed checkpoint')),
-                ('cosignatures', models.JSONField(blank=True, default=list, verbose_name='co-signatures')),
-                ('frontier', models.JSONField(default=list, verbose_name='frontier')),
-                ('decided_at', models.DateTimeField(blank=True, null=True, verbose_name='decided at')),
-                ('decided_by', models.CharField(blank=True, max_length=150, verbose_name='decided by')),
-                ('reason', models.CharField(blank=True, max_length=300, verbose_name='reason')),
-                ('decision_seq', models.BigIntegerField(blank=True, null=True, verbose_name='decision entry')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("detected_at", models.DateTimeField(verbose_name="detected at")),
+                ("held_size", models.BigIntegerField(verbose_name="entries the database held")),
+                ("forked", models.BooleanField(default=False, verbose_name="forked")),
+                ("checkpoint_size", models.BigIntegerField(verbose_name="checkpoint tree size")),
+                (
+                    "checkpoint_root",
+                    models.BinaryField(max_length=32, verbose_name="checkpoint root hash"),
+                ),
+                ("checkpoint_signed_at", models.DateTimeField(verbose_name="checkpoint signed at")),
+                ("checkpoint_note", models.TextField(verbose_name="signed checkpoint")),
+                (
+                    "cosignatures",
+                    models.JSONField(blank=True, default=list, verbose_name="co-signatures"),
+                ),
+                ("frontier", models.JSONField(default=list, verbose_name="frontier")),
+                (
+                    "decided_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="decided at"),
+                ),
+                (
+                    "decided_by",
+                    models.CharField(blank=True, max_length=150, verbose_name="decided by"),
+                ),
+                ("reason", models.CharField(blank=True, max_length=300, verbose_name="reason")),
+                (
+                    "decision_seq",
+                    models.BigIntegerField(blank=True, null=True, verbose_name="decision entry"),
+                ),
             ],
             options={
-                'verbose_name': 'ledger rollback',
-                'verbose_name_plural': 'ledger rollbacks',
-                'ordering': ['detected_at'],
+                "verbose_name": "ledger rollback",
+                "verbose_name_plural": "ledger rollbacks",
+                "ordering": ["detected_at"],
             },
         ),
         migrations.AddField(
-            model_name='head',
-            name='held',
-            field=models.BooleanField(db_default=False, default=False, verbose_name='writes held'),
+            model_name="head",
+            name="held",
+            field=models.BooleanField(db_default=False, default=False, verbose_name="writes held"),
         ),
     ]

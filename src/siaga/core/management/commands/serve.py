@@ -40,11 +40,11 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=4)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from siaga.ledger.rollback import describe, detect
+        from siaga.ledger.rollback import check_at_start
 
-        rollback = detect()  # before the web workers fork: one alarm, not one per process
-        if rollback is not None:
-            self.stderr.write(f"LEDGER ROLLED BACK: {describe(rollback)}; writes are refused.")
+        rolled_back = check_at_start()  # before the web workers fork: one alarm, not one each
+        if rolled_back is not None:
+            self.stderr.write(f"LEDGER ROLLED BACK: {rolled_back}; writes are refused.")
         connections.close_all()  # the forked web workers open their own
         bind = f"[{options['host']}]" if ":" in options["host"] else options["host"]
         SiagaServer(

@@ -42,11 +42,11 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from siaga.ledger.rollback import describe, detect
+        from siaga.ledger.rollback import check_at_start
 
-        rollback = detect()  # a database put back behind the kept checkpoint: an alarm
-        if rollback is not None:
-            self.stderr.write(f"LEDGER ROLLED BACK: {describe(rollback)}; writes are refused.")
+        rolled_back = check_at_start()  # a database put back behind the kept checkpoint: an alarm
+        if rolled_back is not None:
+            self.stderr.write(f"LEDGER ROLLED BACK: {rolled_back}; writes are refused.")
         older_than = timedelta(seconds=options["requeue_after"])
         self._requeue(older_than)
         stop = threading.Event()
