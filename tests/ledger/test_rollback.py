@@ -375,7 +375,7 @@ def test_a_rollback_is_caught_alarmed_once_refused_and_decided(
     assert code == 0, out
     assert out.startswith(f"OK: {services.tree_size()} entries")
     assert out.rstrip().endswith(
-        f"all {services.tree_size() - 20} untouched, 20 lost (seq 13..32, a rollback accepted "
+        f"; {services.tree_size() - 20} untouched, 20 lost (seq 13..32, a rollback accepted "
         "at seq 33)."
     )
     report_ = verify_export(exported(), keys.instance_verifier_key(), rolled_back["second_note"])
