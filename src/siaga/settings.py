@@ -47,6 +47,9 @@ API_TOKEN_DAYS = env_int("SIAGA_API_TOKEN_DAYS", 90, minimum=1)
 LEDGER_ORIGIN = env_str("SIAGA_LEDGER_ORIGIN", "siaga.local/ledger")
 LEDGER_CHECKPOINT_EVERY = env_int("SIAGA_LEDGER_CHECKPOINT_EVERY", 1000, minimum=1)
 LEDGER_CHECKPOINT_SECONDS = env_int("SIAGA_LEDGER_CHECKPOINT_SECONDS", 300, minimum=10)
+# The site (its code) whose responders hear that the ledger was put back to an older copy;
+# empty: the first warehouse by region code.
+LEDGER_ALARM_SITE = env_str("SIAGA_LEDGER_ALARM_SITE", "")
 # The days an election's logistics can happen on, around its voting day (docs/logistics.md).
 LOGISTICS_WINDOW_BEFORE_DAYS = env_int("SIAGA_LOGISTICS_WINDOW_BEFORE_DAYS", 1095, minimum=1)
 LOGISTICS_WINDOW_AFTER_DAYS = env_int("SIAGA_LOGISTICS_WINDOW_AFTER_DAYS", 730, minimum=1)

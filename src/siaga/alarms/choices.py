@@ -39,6 +39,7 @@ KIND_LABELS = {
     ("hazards", "humidity_high"): _("Humidity too high"),
     ("cctv", "motion_armed_zone"): _("Motion in an armed zone"),
     ("cctv", "camera_offline"): _("Camera offline"),
+    ("ledger", "rollback"): _("Ledger put back to an older copy"),
 }
 
 

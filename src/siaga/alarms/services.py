@@ -85,10 +85,15 @@ def raise_alarm(
     evidence: Iterable[dict[str, Any]] = (),
     actor: User | None = None,
     now: datetime | None = None,
+    ledger_entry: bool = True,
 ) -> Alarm:
     """Raise (or repeat) the alarm named by ``source`` + ``key``. While it is active a repeat
     only counts and, if worse, raises the severity: the same condition is one alarm, not
-    hundreds. Runs in the caller's transaction when there is one."""
+    hundreds. Runs in the caller's transaction when there is one.
+
+    ``ledger_entry=False`` is for the one alarm about the ledger itself (a database put back
+    to an older copy), which cannot be appended to: no entry, and no incident (whose timeline
+    is in the ledger); its responders are told all the same."""
     if severity not in AlarmSeverity.values:
         raise InvalidInput(
             "alarm_severity_unknown",
@@ -122,7 +127,7 @@ def raise_alarm(
             if worse:
                 alarm.severity = severity
             alarm.save()
-            if worse:
+            if worse and ledger_entry:
                 _append(alarm, "severity_raised", actor, message=alarm.message)
             return alarm
         alarm = Alarm.objects.create(
@@ -138,6 +143,9 @@ def raise_alarm(
             first_raised_at=now,
             last_raised_at=now,
         )
+        if not ledger_entry:
+            _tell_responders(alarm, step="raised")
+            return alarm
         _append(alarm, "raised", actor, message=alarm.message, evidence=cleaned)
         policy = policy_for(source, kind, severity)
         if policy is not None and policy.opens_incident:
@@ -153,6 +161,54 @@ def raise_alarm(
         if alarm.incident is None:
             _tell_responders(alarm, step="raised")
     return alarm
+
+
+LEDGER_ROLLBACK = ("ledger", "rollback")
+
+
+def raise_ledger_rollback(rollback: Any) -> Alarm | None:
+    """The critical ``ledger/rollback`` alarm (``siaga.ledger.rollback`` calls it when the
+    database is found behind the kept checkpoint). It stands at the instance's main site:
+    ``SIAGA_LEDGER_ALARM_SITE`` (a site code), else the first warehouse by region code, else
+    the first site; with no site at all there is no alarm (the refusal of every write and the
+    logs still say it)."""
+    from siaga.ledger.rollback import signed_on
+    from siaga.sites.choices import SiteKind
+
+    sites = Site.objects.order_by("region_id", "name")
+    chosen = settings.LEDGER_ALARM_SITE
+    site = (
+        (sites.filter(code=chosen).first() if chosen else None)
+        or sites.filter(kind=SiteKind.WAREHOUSE).first()
+        or sites.first()
+    )
+    if site is None:
+        return None
+    source, kind = LEDGER_ROLLBACK
+    return raise_alarm(
+        source=source,
+        key="rollback",
+        kind=kind,
+        site=site,
+        severity=AlarmSeverity.CRITICAL,
+        message=i18n.text(
+            gettext_noop(
+                "The ledger holds %(held)s entries but checkpoint %(size)s was signed on "
+                "%(signed)s: the database was put back to an older copy. Writes are refused "
+                "until an administrator decides (siaga ledger accept-rollback)."
+            ),
+            held=rollback.held_size,
+            size=rollback.checkpoint_size,
+            signed=signed_on(rollback),
+        ),
+        evidence=[{"type": "ledger.rollback", "id": str(rollback.pk)}],
+        ledger_entry=False,
+    )
+
+
+def clear_ledger_rollback(rollback: Any, actor: Any) -> None:
+    """The admin decided: the alarm clears (an ``alarm.cleared`` entry after the decision)."""
+    clear_alarm(source=LEDGER_ROLLBACK[0], key="rollback", actor=actor)
 
 
 def clear_alarm(

@@ -180,7 +180,8 @@ def list_entries(request: HttpRequest, filters: Query[EntryFilter]) -> list[Entr
 
 @router.get(
     "/proof/inclusion",
-    response={200: InclusionOut, 401: ErrorOut, 404: ErrorOut, 422: ErrorOut},
+    # 409 ledger_range_lost: the proof needs entries lost in an accepted rollback.
+    response={200: InclusionOut, 401: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut},
     summary="RFC 9162 inclusion proof of one entry in a tree size",
 )
 def inclusion(request: HttpRequest, index: int, tree_size: int) -> InclusionOut:
@@ -199,7 +200,9 @@ def inclusion(request: HttpRequest, index: int, tree_size: int) -> InclusionOut:
 
 @router.get(
     "/proof/consistency",
-    response={200: ConsistencyOut, 401: ErrorOut, 422: ErrorOut},
+    # 409 ledger_smaller_than_checkpoint (first is past the ledger's size: a witness holding a
+    # checkpoint of a database since put back), or ledger_range_lost.
+    response={200: ConsistencyOut, 401: ErrorOut, 409: ErrorOut, 422: ErrorOut},
     summary="RFC 9162 consistency proof between two tree sizes",
 )
 def consistency(request: HttpRequest, first: int, second: int) -> ConsistencyOut:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
@@ -11,7 +12,7 @@ from typing import IO, Any
 
 from django.db import connection
 
-from siaga.ledger import keys, merkle, note, parts, services
+from siaga.ledger import checkpoint_file, keys, merkle, note, parts, rollback, services
 from siaga.ledger.encoding import ENTRY_TEMPLATE, json_string, personal_fragment
 from siaga.ledger.models import LEVEL_SHIFT, Checkpoint, Cosignature, Entry, Node
 from siaga.ledger.verify import EXPORT_FORMAT
@@ -47,19 +48,31 @@ class Verified:
     # Entries whose personal part was erased or whose legacy payload was scrubbed, by a
     # redaction that a ``ledger.redacted`` entry lists: not tampered.
     redacted: list[int] = dataclass_field(default_factory=list)
+    # (start, end) of each range lost in an accepted rollback
+    lost: list[tuple[int, int]] = dataclass_field(default_factory=list)
 
     @property
     def untouched(self) -> int:
-        return self.entries - len(self.redacted)
+        return self.entries - len(self.redacted) - sum(end - start for start, end in self.lost)
 
     def summary(self) -> str:
-        """The verdicts in words: how many untouched, which redacted."""
+        """The verdicts in words: how many untouched, which redacted, which lost."""
         if not self.redacted:
-            return f"all {self.entries} untouched"
-        return (
-            f"{self.untouched} untouched, {len(self.redacted)} redacted "
-            f"(seq {seq_list(self.redacted)}), 0 tampered"
-        )
+            text = (
+                f"all {self.untouched} untouched"
+                if not self.lost
+                else f"{self.untouched} untouched"
+            )
+        else:
+            text = (
+                f"{self.untouched} untouched, {len(self.redacted)} redacted "
+                f"(seq {seq_list(self.redacted)}), 0 tampered"
+            )
+        for start, end in self.lost:
+            text += (
+                f", {end - start} lost (seq {start}..{end - 1}, a rollback accepted at seq {end})"
+            )
+        return text
 
 
 def seq_list(seqs: Sequence[int], most: int = 20) -> str:
@@ -334,6 +347,116 @@ def _first_difference(left: Sequence[bytes], right: Sequence[bytes | None]) -> i
     return next(i for i, (a, b) in enumerate(zip(left, right, strict=True)) if a != b)
 
 
+class _GapCheck:
+    """The entries after an accepted rollback, ``gap.end`` to ``stop``: the tree goes on from
+    the frontier kept with the checkpoint, one leaf at a time (the fast path above needs the
+    whole tree from seq 0)."""
+
+    def __init__(
+        self, gap: rollback.Gap, stop: int, wanted: set[int], roots: dict[int, bytes]
+    ) -> None:
+        self.gap, self.stop, self.wanted, self.roots = gap, stop, wanted, roots
+
+    def run(
+        self,
+        edge: list[tuple[int, int, bytes]],
+        legacy: dict[int, parts.LegacyRedaction],
+        redactions: dict[int, parts.RedactionEntry],
+        verdicts: parts.Verdicts,
+    ) -> list[tuple[int, int, bytes]]:
+        gap = self.gap
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT min(seq) FROM {Entry._meta.db_table} WHERE seq >= %s AND seq < %s",  # noqa: S608
+                [gap.start, gap.end],
+            )
+            (inside,) = cursor.fetchone()
+        if inside is not None:
+            raise Broken(
+                f"seq {inside}: an entry where the rollback decided at seq {gap.end} lost them",
+                int(inside),
+            )
+        keys_ = merkle.right_edge(gap.end)
+        if (
+            len(keys_) != len(gap.frontier)
+            or checkpoint_file.root_of_frontier(gap.frontier) != gap.root
+        ):
+            raise Broken(f"seq {gap.end}: the rollback's frontier does not give its checkpoint")
+        held = {(level, index): value for level, index, value in edge}
+        for (level, index), value in zip(keys_, gap.frontier, strict=True):
+            if (index + 1) << level <= gap.start and held.get((level, index)) != value:
+                raise Broken(
+                    f"seq {index << level}: the entries before the rollback decided at seq "
+                    f"{gap.end} are not those of its checkpoint",
+                    index << level,
+                )
+        stored = services.read_nodes(keys_)
+        for key, value in zip(keys_, gap.frontier, strict=True):
+            if stored[key] != value:
+                _subtree_broken(*key)
+        self._check_decision()
+        self.roots[gap.end] = gap.root
+        pairs = zip(keys_, gap.frontier, strict=True)
+        edge = [(level, index, value) for (level, index), value in pairs]
+        query = _spelled_select()
+        with connection.cursor() as cursor:
+            for start in range(gap.end, self.stop, CHUNK):
+                end = min(start + CHUNK, self.stop)
+                cursor.execute(query, [start, end])
+                rows = cursor.fetchall()
+                if [int(row[0]) for row in rows] != list(range(start, end)):
+                    present = {int(row[0]) for row in rows}
+                    missing = next(seq for seq in range(start, end) if seq not in present)
+                    raise Broken(f"seq {missing} is missing: the entry was removed", missing)
+                leaves = [hashlib.sha256(b"\x00" + row[1].encode("utf-8")).digest() for row in rows]
+                stored_leaves = [bytes(row[2]) for row in rows]
+                if leaves != stored_leaves:
+                    _judge_leaves(start, leaves, stored_leaves, legacy, redactions, verdicts)
+                self._grow(start, stored_leaves, edge)
+        return edge
+
+    def _check_decision(self) -> None:
+        gap = self.gap
+        decision = Entry.objects.filter(seq=gap.end).first()
+        payload: Any = json.loads(decision.payload) if decision is not None else None
+        lost = payload.get("lost") if isinstance(payload, dict) else None
+        if (
+            decision is None
+            or decision.kind != rollback.ACCEPTED_KIND
+            or lost != {"first": gap.start, "last": gap.end - 1, "count": gap.end - gap.start}
+            or payload.get("frontier") != [h.hex() for h in gap.frontier]
+        ):
+            raise Broken(
+                f"seq {gap.end}: no decision entry records the rollback that lost seq "
+                f"{gap.start}..{gap.end - 1}",
+                gap.end,
+            )
+
+    def _grow(self, start: int, leaves: list[bytes], edge: list[tuple[int, int, bytes]]) -> None:
+        """Add the chunk's leaves to the right edge; check each subtree completed against the
+        stored one, and note the root at each checkpoint size."""
+        sha256 = hashlib.sha256
+        made: dict[int, dict[int, bytes]] = {}
+        for seq, leaf in enumerate(leaves, start):
+            level, index, value = 0, seq, leaf
+            while edge and edge[-1][0] == level:
+                _level, _index, left = edge.pop()
+                value, level, index = sha256(b"\x01" + left + value).digest(), level + 1, index >> 1
+                made.setdefault(level, {})[index] = value
+            edge.append((level, index, value))
+            if seq + 1 in self.wanted:
+                root = edge[-1][2]
+                for _level, _index, left in reversed(edge[:-1]):
+                    root = sha256(b"\x01" + left + root).digest()
+                self.roots[seq + 1] = root
+        for level, values in made.items():
+            base = min(values)
+            expect = _level_hashes(level, base, max(values) - base + 1)
+            for index, value in values.items():
+                if expect[index - base] != value:
+                    _subtree_broken(level, index)
+
+
 def verify_database() -> Verified:
     """Recompute every leaf and stored subtree, check every checkpoint and co-signature.
 
@@ -350,6 +473,9 @@ def verify_database() -> Verified:
         stored_nodes = {int(key): bytes(value) for key, value in cursor.fetchall()}
     # The head first: entries appended while verify runs are left to the next run.
     size = services.tree_size()
+    # Entries lost in accepted rollbacks: the tree jumps over them, from each one's frontier.
+    gaps = [gap for gap in rollback.gaps() if gap.end <= size]
+    whole = gaps[0].start if gaps else size  # what the fast path below checks
     wanted_roots = sorted(Checkpoint.objects.values_list("size", flat=True))
     redactions = parts.redaction_entries(size)
     legacy = parts.legacy_redactions(size)
@@ -358,8 +484,8 @@ def verify_database() -> Verified:
     sha256 = hashlib.sha256
     edge: list[tuple[int, int, bytes]] = []  # completed subtrees on the right edge
     expected = 0
-    for start, rows in _spelled_chunks(size):
-        n = min(CHUNK, size - start)
+    for start, rows in _spelled_chunks(whole):
+        n = min(CHUNK, whole - start)
         if len(rows) != n or rows[0][0] != start or rows[-1][0] != start + n - 1:
             present = {int(row[0]) for row in rows}
             gap = next(seq for seq in range(start, start + n) if seq not in present)
@@ -408,6 +534,11 @@ def verify_database() -> Verified:
         expected += n
         for wanted in (w for w in wanted_roots if start < w <= expected):
             roots[wanted] = merkle.range_hash(0, wanted, _chunk_reader(start, levels, stored_nodes))
+    for number, lost in enumerate(gaps):
+        stop = gaps[number + 1].start if number + 1 < len(gaps) else size
+        checked = _GapCheck(lost, stop, set(wanted_roots), roots)
+        edge = checked.run(edge, legacy, redactions, verdicts)
+        expected = stop
     # Rows past the head cannot be committed appends (entries and head commit together), so
     # any are forged. Read the table before the head, so a concurrent append never counts.
     with connection.cursor() as cursor:
@@ -449,7 +580,13 @@ def verify_database() -> Verified:
     parts.check_parts(expected, redactions, verdicts)
     if verdicts.tampered:
         raise _tampered_broken(verdicts)
-    return Verified(expected, checkpoints, cosignatures, verdicts.redacted_seqs())
+    return Verified(
+        expected,
+        checkpoints,
+        cosignatures,
+        verdicts.redacted_seqs(),
+        [(lost.start, lost.end) for lost in gaps],
+    )
 
 
 def export(out: IO[str]) -> int:
@@ -474,32 +611,53 @@ def export(out: IO[str]) -> int:
     for cosignature in Cosignature.objects.select_related("checkpoint", "witness"):
         cosignatures.setdefault(cosignature.checkpoint.size, []).append(cosignature)
     position = 0
-    written = 0
+    written = tree = 0
     speller = _Speller()
     with_sides = parts.any_side_lines()
+    gaps = {gap.start: gap for gap in rollback.gaps() if gap.end <= size}
     for start, rows in _chunks(_select(), size):
         side = parts.side_lines(start, start + CHUNK) if with_sides else {}
         for row in rows:
+            gap = gaps.get(tree)
+            if gap is not None:  # entries lost in an accepted rollback: the tree's frontier
+                frontier = [base64.b64encode(h).decode() for h in gap.frontier]
+                lost = {"start": gap.start, "end": gap.end, "frontier": frontier}
+                out.write(json.dumps({"lost": lost}) + "\n")
+                tree = gap.end
+                position = _write_checkpoints(out, checkpoints, position, tree, cosignatures)
             out.write(speller.line(row) + "\n")
             if side and row[0] in side:
                 out.write(json.dumps(side[row[0]], ensure_ascii=False, sort_keys=True) + "\n")
             written += 1
-            while position < len(checkpoints) and checkpoints[position].size == written:
-                checkpoint = checkpoints[position]
-                out.write(json.dumps({"checkpoint": checkpoint.note}) + "\n")
-                for cosignature in cosignatures.get(checkpoint.size, []):
-                    witness = cosignature.witness
-                    out.write(
-                        json.dumps(
-                            {
-                                "cosignature": cosignature.signature_line,
-                                "size": checkpoint.size,
-                                "witness": note.verifier_key(
-                                    witness.name, bytes(witness.public_key), note.COSIGNATURE_V1
-                                ),
-                            }
-                        )
-                        + "\n"
-                    )
-                position += 1
+            tree += 1
+            position = _write_checkpoints(out, checkpoints, position, tree, cosignatures)
     return written
+
+
+def _write_checkpoints(
+    out: IO[str],
+    checkpoints: list[Checkpoint],
+    position: int,
+    tree: int,
+    cosignatures: dict[int, list[Cosignature]],
+) -> int:
+    """The checkpoints of the tree size just reached, each with its co-signatures."""
+    while position < len(checkpoints) and checkpoints[position].size == tree:
+        checkpoint = checkpoints[position]
+        out.write(json.dumps({"checkpoint": checkpoint.note}) + "\n")
+        for cosignature in cosignatures.get(checkpoint.size, []):
+            witness = cosignature.witness
+            out.write(
+                json.dumps(
+                    {
+                        "cosignature": cosignature.signature_line,
+                        "size": checkpoint.size,
+                        "witness": note.verifier_key(
+                            witness.name, bytes(witness.public_key), note.COSIGNATURE_V1
+                        ),
+                    }
+                )
+                + "\n"
+            )
+        position += 1
+    return position

@@ -213,6 +213,10 @@ class Head(models.Model):
     """The one row that appenders lock: the next sequence number is ``size``."""
 
     size = models.BigIntegerField(default=0)
+    # Set while the database is behind the checkpoint kept outside it (a ``Rollback`` not yet
+    # decided): appenders read it with the lock they take anyway, and refuse. A database default,
+    # so that rows written without it (the data migration that makes the head) are not held.
+    held = models.BooleanField(_("writes held"), default=False, db_default=False)
 
     class Meta:
         verbose_name = _("ledger head")
@@ -278,3 +282,40 @@ class Cosignature(models.Model):
 
     def __str__(self) -> str:
         return f"{self.witness} on {self.checkpoint}"
+
+
+class Rollback(models.Model):
+    """The database found behind the signed checkpoint kept outside it (under SIAGA_HOME): it
+    was put back to an older copy. Until an admin decides, appends are refused (``Head.held``);
+    the decision is a ``ledger.rollback_accepted`` entry at ``checkpoint_size``, and the lost
+    entries ``held_size``..``checkpoint_size - 1`` are known from then on only through
+    ``frontier``, the roots of the perfect subtrees of the checkpoint's tree."""
+
+    detected_at = models.DateTimeField(_("detected at"))
+    held_size = models.BigIntegerField(_("entries the database held"))
+    # The database's tree at the checkpoint's size has another root: not only behind, forked.
+    forked = models.BooleanField(_("forked"), default=False)
+    checkpoint_size = models.BigIntegerField(_("checkpoint tree size"))
+    checkpoint_root = models.BinaryField(_("checkpoint root hash"), max_length=32)
+    checkpoint_signed_at = models.DateTimeField(_("checkpoint signed at"))
+    checkpoint_note = models.TextField(_("signed checkpoint"))
+    # [{"witness": vkey, "signature_line": ..., "cosigned_at": ...}] as the file kept them.
+    cosignatures = models.JSONField(_("co-signatures"), default=list, blank=True)
+    # Hex hashes of merkle.right_edge(checkpoint_size), largest subtree first.
+    frontier = models.JSONField(_("frontier"), default=list)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    decided_by = models.CharField(_("decided by"), max_length=150, blank=True)
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
+    decision_seq = models.BigIntegerField(_("decision entry"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("ledger rollback")
+        verbose_name_plural = _("ledger rollbacks")
+        ordering = ["detected_at"]
+
+    def __str__(self) -> str:
+        return f"rollback to {self.held_size} behind checkpoint {self.checkpoint_size}"
+
+    @property
+    def lost(self) -> range:
+        return range(self.held_size, self.checkpoint_size)

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -18,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from siaga.core import bulk
 from siaga.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from siaga.core.ids import uuid7
-from siaga.ledger import keys, merkle, note, redaction
+from siaga.ledger import checkpoint_file, keys, merkle, note, redaction, rollback
 from siaga.ledger.encoding import (
     EncodingError,
     canonical_entry,
@@ -140,7 +141,9 @@ def append_many(facts: Sequence[Fact], *, returning: bool = True) -> list[Entry]
     # Plain SQL: this runs once per custody event, and the ORM would cost more than the query.
     with connection.cursor() as cursor:
         cursor.execute(_LOCK_HEAD, [HEAD_ID])
-        (head_size,) = cursor.fetchone()
+        (head_size, held) = cursor.fetchone()
+    if held:  # the database is behind its kept checkpoint, and no admin has decided yet
+        raise rollback.refusal()
     # Ids chosen by a caller may have been appended before; fresh UUIDv7s cannot have been.
     chosen = [f.id for f in facts if f.id is not None]
     existing = {e.entry_id: e for e in Entry.objects.filter(entry_id__in=chosen)} if chosen else {}
@@ -266,7 +269,7 @@ def append_many(facts: Sequence[Fact], *, returning: bool = True) -> list[Entry]
     return entries if returning else []
 
 
-_HEAD_SELECT = f"SELECT size FROM {Head._meta.db_table} WHERE id = %s"  # noqa: S608
+_HEAD_SELECT = f"SELECT size, held FROM {Head._meta.db_table} WHERE id = %s"  # noqa: S608
 _LOCK_HEAD = _HEAD_SELECT + (" FOR UPDATE" if connection.features.has_select_for_update else "")
 _SET_HEAD = f"UPDATE {Head._meta.db_table} SET size = %s WHERE id = %s"  # noqa: S608
 
@@ -461,6 +464,9 @@ def read_nodes(wanted: Iterable[tuple[int, int]]) -> dict[tuple[int, int], bytes
             for key, value in cursor.fetchall():
                 found[inner[key]] = bytes(value)
     missing = wanted - set(found)
+    if missing:  # a leaf lost in an accepted rollback is kept (from its frontier) as a node
+        found.update(rollback.lost_nodes(missing))
+        missing = wanted - set(found)
     if missing:
         raise LedgerUsageError(f"stored tree is missing nodes {sorted(missing)[:5]}")
     return found
@@ -563,7 +569,7 @@ def clean_legacy(*, actor: Any = "") -> list[int]:
     with transaction.atomic():
         with connection.cursor() as cursor:  # one clean-up at a time, and no append between
             cursor.execute(_LOCK_HEAD, [HEAD_ID])
-            (size,) = cursor.fetchone()
+            (size, _held) = cursor.fetchone()
         return legacy.clean(
             legacy.Models(Entry, PayloadRedaction), size, append_redaction, username
         )
@@ -628,6 +634,13 @@ def inclusion_proof(index: int, size: int) -> list[bytes]:
 
 
 def consistency_proof(first: int, second: int) -> list[bytes]:
+    if first > (size := tree_size()):  # what a witness holding a lost checkpoint asks
+        raise Conflict(
+            "ledger_smaller_than_checkpoint",
+            _("The ledger is smaller than the checkpoint you hold (%(size)s < %(first)s).")
+            % {"size": size, "first": first},
+            detail={"tree_size": size, "first": first},
+        )
     _check_size(second)
     if not 0 <= first <= second:
         raise InvalidInput(
@@ -652,11 +665,15 @@ def _check_size(size: int) -> None:
 
 
 def make_checkpoint() -> Checkpoint | None:
-    """Sign the current tree head; returns the existing one when nothing was appended since."""
+    """Sign the current tree head; returns the existing one when nothing was appended since.
+    Refuses (``LedgerRolledBack``) while the database is behind the kept checkpoint, which is
+    written anew, outside the database, once this commits."""
+    rollback.refuse_if_rolled_back()
     with transaction.atomic():
         size = tree_size()
         if size == 0:
             return None
+        transaction.on_commit(partial(checkpoint_file.record, size), robust=True)
         latest = Checkpoint.objects.filter(size=size).first()
         if latest is not None:
             return latest
@@ -740,6 +757,8 @@ def add_cosignature(*, actor: Any, size: int, signature_line: str) -> Cosignatur
             .order_by("-checkpoint__size")
             .first()
         )
+        if last is not None:  # across an accepted rollback: from its checkpoint on
+            last = rollback.checkpoint_after(last, size)
         if last is not None:
             if last.checkpoint.size > size:
                 raise Conflict(
@@ -769,4 +788,5 @@ def add_cosignature(*, actor: Any, size: int, signature_line: str) -> Cosignatur
                 "cosigned_at": datetime.fromtimestamp(timestamp, tz=UTC),
             },
         )
+        transaction.on_commit(partial(checkpoint_file.record, size), robust=True)
     return cosignature

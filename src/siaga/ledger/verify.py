@@ -13,6 +13,12 @@ Every entry gets one of three verdicts: *untouched*; *redacted* — its personal
 erased, or its legacy payload scrubbed, and a ``ledger.redacted`` entry in the same export lists
 it; or *tampered*. Exports of format 1 (before personal parts) read as format 2 without them.
 
+Entries lost when the database was put back to an older copy, and an admin accepted it, are a
+``lost`` line (start, end and the frontier: the roots of the perfect subtrees of the tree of
+``end``) followed by the signed checkpoint at ``end``, which the frontier must give, and by the
+admin's ``ledger.rollback_accepted`` entry naming the same range: the tree goes on from the
+witnessed checkpoint, so every later checkpoint is consistent with it.
+
 Exit 0 when everything checks out (redacted entries included), 1 with the first problem found
 (the entries found tampered are named), 2 on bad usage.
 """
@@ -41,6 +47,7 @@ EXPORT_FORMAT = "siaga-ledger-export/2"
 # Version 1 had no personal parts and no redactions; it reads as version 2 without them.
 READABLE_FORMATS = ("siaga-ledger-export/1", EXPORT_FORMAT)
 REDACTED_KIND = "ledger.redacted"
+ROLLBACK_KIND = "ledger.rollback_accepted"
 
 
 class Tampered(Exception):
@@ -63,16 +70,24 @@ class Report:
     redacted: list[int] = field(default_factory=list)
     # seq -> what is wrong with it
     tampered: dict[int, str] = field(default_factory=dict)
+    # (start, end) of each range lost in an accepted rollback
+    lost: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def untouched(self) -> int:
-        return self.entries - len(self.redacted) - len(self.tampered)
+        lost = sum(end - start for start, end in self.lost)
+        return self.entries - lost - len(self.redacted) - len(self.tampered)
 
     def verdicts(self) -> str:
         text = f"{self.untouched} untouched, {len(self.redacted)} redacted"
         if self.redacted:
             text += f" (seq {_seq_list(self.redacted)})"
-        return text + f", {len(self.tampered)} tampered"
+        text += f", {len(self.tampered)} tampered"
+        for start, end in self.lost:
+            text += (
+                f", {end - start} lost (seq {start}..{end - 1}, a rollback accepted at seq {end})"
+            )
+        return text
 
     def summary(self) -> str:
         uncovered = self.entries - self.last_checkpoint
@@ -134,6 +149,10 @@ class _State:
     # redacted entries waiting for the ledger.redacted entry that must list them:
     # seq -> (by, SHA-256 of the scrubbed record or None for a personal part)
     awaiting: dict[int, tuple[int, str | None]] = field(default_factory=dict)
+    # a lost range just jumped over: (start, end, frontier in hex) until its checkpoint and
+    # its decision entry are read
+    lost: tuple[int, int, list[str]] | None = None
+    lost_checkpoint: bool = False
 
 
 def verify_export(
@@ -161,7 +180,14 @@ def verify_export(
             continue
         _finish_entry(state)
         if "seq" in item:
+            if state.lost is not None and not state.lost_checkpoint:
+                raise Tampered(
+                    f"line {number}: the entries lost before seq {state.tree.size} are not "
+                    "closed by the signed checkpoint of that size"
+                )
             state.pending = _read_entry(item, state.tree.size)
+        elif "lost" in item:
+            _jump(item["lost"], state, number)
         elif "checkpoint" in item:
             checkpoint = _check_checkpoint(
                 item["checkpoint"], name, public_key, state.tree, verified_upto
@@ -169,12 +195,16 @@ def verify_export(
             checkpoints[checkpoint.size] = checkpoint
             report.checkpoints += 1
             verified_upto = report.last_checkpoint = checkpoint.size
+            if state.lost is not None and state.lost[1] == checkpoint.size:
+                state.lost_checkpoint = True
         elif "cosignature" in item:
             _check_cosignature(item, checkpoints)
             report.cosignatures += 1
         else:
             raise Tampered(f"line {number}: neither entry, checkpoint nor co-signature")
     _finish_entry(state)
+    if state.lost is not None:
+        raise Tampered(f"no decision entry at seq {state.lost[1]} records the entries lost")
     tree = state.tree
     report.entries = tree.size
     if header.get("size") != tree.size:
@@ -281,7 +311,54 @@ def _finish_entry(state: _State) -> None:
         report.tampered[seq] = "its record holds a personal hash, but neither part nor redaction"
     if record.get("kind") == REDACTED_KIND:
         _note_redaction(seq, record.get("payload"), state)
+    if state.lost is not None:
+        _check_decision(seq, record, state)
     state.tree.add(leaf)
+
+
+def _jump(lost: object, state: _State, number: int) -> None:
+    """A range lost in an accepted rollback: the tree goes on from the frontier, which must
+    agree with every whole subtree of the entries before it."""
+    tree = state.tree
+    if not isinstance(lost, dict) or state.lost is not None:
+        raise Tampered(f"line {number}: a lost range is malformed")
+    start, end, encoded = lost.get("start"), lost.get("end"), lost.get("frontier")
+    if not isinstance(start, int) or not isinstance(end, int) or not isinstance(encoded, list):
+        raise Tampered(f"line {number}: a lost range is malformed")
+    if start != tree.size or end <= start:
+        raise Tampered(f"line {number}: a lost range {start}..{end} after entry {tree.size}")
+    frontier = [_b64(value) for value in encoded]
+    sizes = [1 << level for level in reversed(range(end.bit_length())) if (end >> level) & 1]
+    if len(frontier) != len(sizes) or any(value is None for value in frontier):
+        raise Tampered(f"line {number}: the frontier of a lost range is malformed")
+    stack = [(size, value) for size, value in zip(sizes, frontier, strict=True) if value]
+    covered = 0
+    for position, (size, value) in enumerate(stack):
+        covered += size
+        if covered <= start and tree.stack[position][1] != value:
+            raise Tampered(
+                f"line {number}: the entries before seq {start} are not those of the tree the "
+                "lost range continues"
+            )
+    tree.stack, tree.size = stack, end
+    state.lost = (start, end, [value.hex() for _size, value in stack])
+    state.lost_checkpoint = False
+    state.report.lost.append((start, end))
+
+
+def _check_decision(seq: int, record: dict[str, object], state: _State) -> None:
+    """The first entry after a lost range is the admin's decision, naming that range."""
+    assert state.lost is not None
+    start, end, frontier = state.lost
+    state.lost = None
+    payload = record.get("payload")
+    if (
+        record.get("kind") != ROLLBACK_KIND
+        or not isinstance(payload, dict)
+        or payload.get("lost") != {"first": start, "last": end - 1, "count": end - start}
+        or payload.get("frontier") != frontier
+    ):
+        raise Tampered(f"seq {seq}: no decision entry records the entries {start}..{end - 1} lost")
 
 
 def _note_redaction(seq: int, payload: object, state: _State) -> None:

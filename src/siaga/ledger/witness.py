@@ -17,6 +17,7 @@ import json
 import os
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -50,7 +51,11 @@ def witness_checkpoint(
         raise Refused(f"checkpoint signature: {exc}") from None
     if previous is not None:
         if new.size < previous.size:
-            raise Refused(f"the ledger shrank from {previous.size} to {new.size} entries")
+            raise Refused(
+                "the ledger is smaller than the checkpoint I co-signed "
+                f"({new.size} < {previous.size}): its database was put back to an older copy, "
+                "or it forked"
+            )
         try:
             merkle.verify_consistency(previous.size, new.size, previous.root, new.root, consistency)
         except merkle.ProofError as exc:
@@ -85,8 +90,24 @@ def _request(url: str, token: str, body: dict[str, Any] | None = None) -> Any:
     request = urllib.request.Request(url, data=data, method="POST" if data else "GET")  # noqa: S310
     request.add_header("Authorization", f"Bearer {token}")
     request.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the user's URL
-        return json.loads(response.read())
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - the user's URL
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raise ServerRefused(exc.code, exc.read()) from None
+
+
+class ServerRefused(Exception):
+    """The server answered an error; its code and message, in words."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        try:
+            answer = json.loads(body)
+            code, message = str(answer["code"]), str(answer["message"])
+        except (ValueError, KeyError, TypeError):
+            code, message = "error", body.decode("utf-8", "replace")[:300]
+        super().__init__(f"the server answered {status} {code}: {message}")
+        self.status, self.code = status, code
 
 
 def cosign_remote(args: argparse.Namespace) -> str:
@@ -100,7 +121,8 @@ def cosign_remote(args: argparse.Namespace) -> str:
     proof: list[bytes] = []
     if previous:
         before = note.parse(previous)[0].size
-        if before != latest["tree_size"]:
+        # A smaller ledger has no proof to give: witness_checkpoint refuses it in words.
+        if before < latest["tree_size"]:
             answer = _request(
                 f"{base}/proof/consistency?first={before}&second={latest['tree_size']}",
                 args.token,
@@ -140,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
         else:
             print(cosign_remote(args))
     except Refused as exc:
+        print(f"REFUSED: {exc}")
+        return 1
+    except ServerRefused as exc:
         print(f"REFUSED: {exc}")
         return 1
     except (OSError, ValueError, note.NoteError) as exc:

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import connections
 from gunicorn.app.base import BaseApplication
 
 
@@ -43,6 +44,12 @@ class Command(BaseCommand):
         parser.add_argument("--threads", type=int, default=4)
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from siaga.ledger.rollback import check_at_start
+
+        rolled_back = check_at_start()  # before the web workers fork: one alarm, not one each
+        if rolled_back is not None:
+            self.stderr.write(f"LEDGER ROLLED BACK: {rolled_back}; writes are refused.")
+        connections.close_all()  # the forked web workers open their own
         bind = f"[{options['host']}]" if ":" in options["host"] else options["host"]
         self._metrics_directory()
         SiagaServer(

@@ -78,6 +78,11 @@ class Command(BaseCommand):
         if options["max_tasks"] is not None and options["max_tasks"] < 1:
             self.stderr.write("siaga worker: --max-tasks must be at least 1")
             raise SystemExit(2)
+        from siaga.ledger.rollback import check_at_start
+
+        rolled_back = check_at_start()  # a database put back behind the kept checkpoint: alarm
+        if rolled_back is not None:
+            self.stderr.write(f"LEDGER ROLLED BACK: {rolled_back}; writes are refused.")
         Supervisor(
             name=options["name"],
             queue=options["queue"],

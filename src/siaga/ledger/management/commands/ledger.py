@@ -1,4 +1,4 @@
-"""``siaga ledger export|verify|checkpoint|key|clean-legacy``."""
+"""``siaga ledger export|verify|checkpoint|key|clean-legacy|accept-rollback``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from siaga.ledger import audit, keys, services
+from siaga.core.errors import SiagaError
+from siaga.ledger import audit, checkpoint_file, keys, rollback, services
 
 
 class Command(BaseCommand):
@@ -27,6 +28,13 @@ class Command(BaseCommand):
             help="scrub secrets and full identifiers that older versions wrote into payloads "
             "(recorded as redacted, with one ledger.redacted entry)",
         )
+        accept = sub.add_parser(
+            "accept-rollback",
+            help="accept that the database was put back behind the kept checkpoint: the lost "
+            "entries are recorded as lost, the tree goes on from the checkpoint, writes resume",
+        )
+        accept.add_argument("--reason", required=True, help="why (kept in the ledger)")
+        accept.add_argument("--by", required=True, help="the username of the admin deciding")
 
     def handle(self, *args: Any, **options: Any) -> None:
         action = options["action"]
@@ -42,8 +50,13 @@ class Command(BaseCommand):
                 else "No legacy entry holds a secret or a full identifier."
             )
         elif action == "checkpoint":
-            checkpoint = services.make_checkpoint()
+            try:
+                checkpoint = services.make_checkpoint()
+            except rollback.LedgerRolledBack as exc:
+                raise CommandError(str(exc.message), returncode=1) from None
             self.stdout.write(checkpoint.note if checkpoint else "The ledger is empty.")
+        elif action == "accept-rollback":
+            self._accept(options["reason"], options["by"])
         else:
             self.stdout.write(keys.instance_verifier_key())
 
@@ -55,7 +68,34 @@ class Command(BaseCommand):
                 count = audit.export(out)
         self.stderr.write(f"Exported {count} entries.")
 
+    def _accept(self, reason: str, by: str) -> None:
+        from siaga.accounts.models import User
+
+        admin = User.objects.filter(username=by, is_active=True, is_superuser=True).first()
+        if admin is None:
+            raise CommandError(f"{by!r} is no active superuser: only an admin decides.")
+        try:
+            entry = rollback.accept(reason=reason, actor=admin)
+        except SiagaError as exc:
+            raise CommandError(f"{exc.code}: {exc.message}", returncode=1) from None
+        lost = entry.record()["payload"]["lost"]
+        self.stdout.write(
+            f"Accepted: entries {lost['first']}..{lost['last']} ({lost['count']}) are lost; "
+            f"the decision is entry {entry.seq}; writes resume."
+        )
+        checkpoint = services.make_checkpoint()
+        if checkpoint is not None:
+            self.stdout.write(f"Signed checkpoint {checkpoint.size}.")
+
     def _verify(self) -> None:
+        found = rollback.detect()
+        if found is not None:
+            self.stdout.write(
+                f"FAIL: {rollback.describe(found)} (kept in {checkpoint_file.path()}): the "
+                "database was put back to an older copy; writes are refused until an admin "
+                "runs `siaga ledger accept-rollback`."
+            )
+            raise CommandError("the ledger was rolled back", returncode=1)
         started = time.perf_counter()
         try:
             result = audit.verify_database()
