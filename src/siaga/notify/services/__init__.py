@@ -18,7 +18,8 @@ Split by sub-domain; callers keep writing ``from siaga.notify import services; s
 
 from __future__ import annotations
 
-from siaga.notify.services.claiming import claim_due, settle_and_claim
+from siaga.notify.services import circuits
+from siaga.notify.services.claiming import claim_due, in_flight, settle_and_claim
 from siaga.notify.services.endpoints import (
     TELEGRAM_CHAT_ID_MAX,
     add_endpoint,
@@ -34,7 +35,12 @@ from siaga.notify.services.outbox import (
     region_and_ancestors,
     wake_delivery,
 )
-from siaga.notify.services.outcomes import record_outcomes, retry_delay, retry_message
+from siaga.notify.services.outcomes import (
+    record_outcomes,
+    release_leases,
+    retry_delay,
+    retry_message,
+)
 from siaga.notify.services.rendering import Outcome, default_worker_name
 from siaga.notify.services.sending import deliver_due, send_all, send_one
 
@@ -43,10 +49,12 @@ __all__ = [
     "NotifyUsageError",
     "Outcome",
     "add_endpoint",
+    "circuits",
     "claim_due",
     "default_worker_name",
     "deliver_due",
     "delivery_wanted",
+    "in_flight",
     "mark_all_read",
     "mark_read",
     "normalize_address",
@@ -54,6 +62,7 @@ __all__ = [
     "notify_webhooks",
     "record_outcomes",
     "region_and_ancestors",
+    "release_leases",
     "remove_endpoint",
     "retry_delay",
     "retry_message",

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import random
+import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -16,9 +18,10 @@ from siaga.accounts.models import User
 from siaga.accounts.permissions import Action
 from siaga.accounts.scoping import scope_roots
 from siaga.core.errors import Conflict, NotFound, PermissionDenied
-from siaga.notify.channels import Outgoing
+from siaga.notify.channels import LeaseRunOut, Outgoing
 from siaga.notify.choices import MessageState
 from siaga.notify.models import Endpoint, Message
+from siaga.notify.services import circuits
 from siaga.notify.services.outbox import wake_delivery
 from siaga.notify.services.rendering import Outcome
 
@@ -41,7 +44,20 @@ def record_outcomes(outcomes: Sequence[Outcome]) -> dict[str, int]:
 
 
 def _record(outcomes: Sequence[Outcome], now: datetime) -> dict[str, int]:
-    tally = {"sent": 0, "retry": 0, "dead": 0, "lost": 0}
+    tally = {"sent": 0, "retry": 0, "dead": 0, "lost": 0, "released": 0}
+    not_sent = [o for o, error in outcomes if isinstance(error, LeaseRunOut)]
+    if not_sent:
+        tally["released"] = _release(not_sent, now)
+        outcomes = [(o, e) for o, e in outcomes if not isinstance(e, LeaseRunOut)]
+    # Each receiver's sends, in the order they finished, for its circuit breaker. A permanent
+    # refusal (chat not found, a removed endpoint) says nothing about the receiver's health.
+    health: dict[str, list[tuple[bool, str]]] = {}
+    for outgoing, error in outcomes:
+        if error is None or not error.permanent:
+            health.setdefault(outgoing.delivery_key, []).append(
+                (error is None, "" if error is None else error.reason)
+            )
+    circuits.record(health, now)
     # Successes in one statement per claim (one lease owner each): the common case is cheap.
     sent_by_owner: dict[str, list[Outgoing]] = {}
     for outgoing, error in outcomes:
@@ -78,10 +94,13 @@ def _record(outcomes: Sequence[Outcome], now: datetime) -> dict[str, int]:
             )
         else:
             delay = max(retry_delay(outgoing.attempts), error.retry_after or 0.0)
+            # No answer after the request went out: the next send may be a repeat.
+            repeat = {"possible_repeat": True} if error.maybe_received else {}
             done = mine.update(
                 lease_until=None,
                 next_attempt_at=now + timedelta(seconds=delay),
                 last_error=error.reason,
+                **repeat,
             )
         if not done:
             tally["lost"] += 1
@@ -145,3 +164,30 @@ def retry_message(message: Message, *, actor: User) -> Message:
         logger.info("notify: %s sent dead letter %s back to the outbox", actor, locked.pk)
         transaction.on_commit(wake_delivery)
     return locked
+
+
+def release_leases(batch: Sequence[Outgoing]) -> int:
+    """Give back claimed messages that were never sent (a graceful stop): due again at once for
+    any worker, their attempt not counted. Only leases still this worker's are touched."""
+    if not batch:
+        return 0
+    with transaction.atomic():
+        return _release(batch, timezone.now())
+
+
+def _release(batch: Sequence[Outgoing], now: datetime) -> int:
+    released = 0
+    by_owner: dict[str, list[uuid.UUID]] = {}
+    for message in batch:
+        by_owner.setdefault(message.lease_owner, []).append(message.id)
+    for owner, ids in by_owner.items():
+        released += Message.objects.filter(
+            pk__in=ids, state=MessageState.PENDING, lease_owner=owner
+        ).update(
+            lease_until=None,
+            lease_owner="",
+            next_attempt_at=now,
+            attempts=F("attempts") - 1,
+        )
+    circuits.end_probes(m.id for m in batch)
+    return released

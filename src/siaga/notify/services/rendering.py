@@ -19,7 +19,7 @@ def default_worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:80]
 
 
-def _outgoing(message: Message) -> Outgoing:
+def outgoing(message: Message) -> Outgoing:
     endpoint = message.endpoint
     assert endpoint is not None
     title, body = message.rendered()
@@ -43,7 +43,14 @@ def _outgoing(message: Message) -> Outgoing:
         attempts=message.attempts,
         lease_owner=message.lease_owner,
         language=message.language,
+        delivery_key=endpoint.delivery_key,
+        possible_repeat=message.possible_repeat,
+        lease_until=message.lease_until,
     )
 
 
 Outcome = tuple[Outgoing, DeliveryError | None]
+
+
+# The name the rest of the package used before the split.
+_outgoing = outgoing

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from django.conf import settings
 
 from siaga.notify import channels
-from siaga.notify.channels import DeliveryError, Outgoing
+from siaga.notify.channels import DeliveryError, LeaseRunOut, Outgoing
 from siaga.notify.services.claiming import claim_due
 from siaga.notify.services.outcomes import record_outcomes
 from siaga.notify.services.rendering import Outcome
@@ -18,7 +18,12 @@ logger = logging.getLogger("siaga.notify")
 
 
 def send_one(outgoing: Outgoing) -> Outcome:
-    """Send one claimed message (no database access); the outcome, never an exception."""
+    """Send one claimed message (no database access); the outcome, never an exception.
+
+    A message whose lease is nearly over when a thread gets to it is not sent (``LeaseRunOut``):
+    the send could outlast the lease, and another worker may then send it too."""
+    if outgoing.lease_left() < min(1.0, settings.NOTIFY_LEASE_SECONDS * 0.2):
+        return outgoing, LeaseRunOut()
     try:
         channels.send(outgoing)
     except DeliveryError as exc:
