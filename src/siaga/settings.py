@@ -65,7 +65,9 @@ NOTIFY_CONCURRENCY = env_int("SIAGA_NOTIFY_CONCURRENCY", 8, minimum=1)
 # together: sends under way at once, and the circuit breaker (docs/notify.md).
 NOTIFY_ENDPOINT_CONCURRENCY = env_int("SIAGA_NOTIFY_ENDPOINT_CONCURRENCY", 2, minimum=1)
 NOTIFY_BREAKER_FAILURES = env_int("SIAGA_NOTIFY_BREAKER_FAILURES", 5, minimum=1)
-NOTIFY_BREAKER_COOLDOWN_SECONDS = env_float("SIAGA_NOTIFY_BREAKER_COOLDOWN_SECONDS", 60.0, minimum=1.0)
+NOTIFY_BREAKER_COOLDOWN_SECONDS = env_float(
+    "SIAGA_NOTIFY_BREAKER_COOLDOWN_SECONDS", 60.0, minimum=1.0
+)
 NOTIFY_WEBHOOK_TIMEOUT_SECONDS = env_float("SIAGA_NOTIFY_WEBHOOK_TIMEOUT_SECONDS", 5.0, minimum=0.1)
 # Webhooks go to public addresses only, unless the receiver sits on the warehouse's own network.
 NOTIFY_WEBHOOK_ALLOW_PRIVATE = env_bool("SIAGA_NOTIFY_WEBHOOK_ALLOW_PRIVATE", False)

@@ -72,6 +72,9 @@ def _claim(now: datetime, *, limit: int, worker: str) -> list[Outgoing]:
     circuits.defer_open(open_circuits, now)
     busy = in_flight(now)
     blocked = circuits.blocked(open_circuits, now) | {k for k, n in busy.items() if n >= per_key}
+    # SQLite: the IMMEDIATE transaction holds the database's one write lock, so this
+    # transaction's first reads stay true until it commits.
+    serialized = connection.vendor != "postgresql"
     allowed: dict[str, int] = {}  # keys locked by this claim: how many more it may take
     probes: dict[str, uuid.UUID] = {}
     ids: list[uuid.UUID] = []
@@ -93,9 +96,13 @@ def _claim(now: datetime, *, limit: int, worker: str) -> list[Outgoing]:
                 if not _lock_key(key):
                     blocked.add(key)
                     continue
-                # Counted again under the lock: another worker may have committed leases since.
-                left = per_key - in_flight(now, [key]).get(key, 0)
-                circuit = Circuit.objects.filter(key=key, open_until__isnull=False).first()
+                if serialized:
+                    left, circuit = per_key - busy.get(key, 0), open_circuits.get(key)
+                else:
+                    # Read again under the key's lock: another worker may have committed
+                    # leases, or started a probe, since this transaction's first reads.
+                    left = per_key - in_flight(now, [key]).get(key, 0)
+                    circuit = Circuit.objects.filter(key=key, open_until__isnull=False).first()
                 if circuit is not None:
                     if circuit.state(now) == "open" or circuit.probing(now):
                         left = 0
