@@ -78,6 +78,13 @@ NOTIFY_RETRY_MAX_SECONDS = env_float("SIAGA_NOTIFY_RETRY_MAX_SECONDS", 1800.0)
 NOTIFY_LEASE_SECONDS = env_float("SIAGA_NOTIFY_LEASE_SECONDS", 30.0, minimum=1.0)
 NOTIFY_POLL_SECONDS = env_float("SIAGA_NOTIFY_POLL_SECONDS", 0.05, minimum=0.01)
 NOTIFY_CONCURRENCY = env_int("SIAGA_NOTIFY_CONCURRENCY", 8, minimum=1)
+# Per receiving system (a webhook's host:port, a Telegram chat, the SMTP server), all workers
+# together: sends under way at once, and the circuit breaker (docs/notify.md).
+NOTIFY_ENDPOINT_CONCURRENCY = env_int("SIAGA_NOTIFY_ENDPOINT_CONCURRENCY", 2, minimum=1)
+NOTIFY_BREAKER_FAILURES = env_int("SIAGA_NOTIFY_BREAKER_FAILURES", 5, minimum=1)
+NOTIFY_BREAKER_COOLDOWN_SECONDS = env_float(
+    "SIAGA_NOTIFY_BREAKER_COOLDOWN_SECONDS", 60.0, minimum=1.0
+)
 NOTIFY_WEBHOOK_TIMEOUT_SECONDS = env_float("SIAGA_NOTIFY_WEBHOOK_TIMEOUT_SECONDS", 5.0, minimum=0.1)
 # Webhooks go to public addresses only, unless the receiver sits on the warehouse's own network.
 NOTIFY_WEBHOOK_ALLOW_PRIVATE = env_bool("SIAGA_NOTIFY_WEBHOOK_ALLOW_PRIVATE", False)

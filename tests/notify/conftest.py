@@ -69,6 +69,8 @@ class WebhookReceiver:
     secrets: dict[str, str] = field(default_factory=dict)
     held: dict[str, Delivery] = field(default_factory=dict)
     requests: list[tuple[str, str, int]] = field(default_factory=list)
+    # The headers of the latest request of each id.
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
     bad_signatures: int = 0
     slow_seconds: float = 2.0
     hold_seconds: float = 30.0
@@ -103,6 +105,7 @@ class WebhookReceiver:
             return 401
         payload = json.loads(body)
         assert payload["id"] == message_id
+        self.headers[message_id] = dict(headers.items())
         status = 500 if path == "/fail" else 200
         first = False
         with self.arrived:

@@ -263,6 +263,7 @@ def test_a_lease_keeps_others_off_and_only_its_owner_may_mark_the_message(
         "retry": 0,
         "dead": 0,
         "lost": 1,
+        "released": 0,
     }
     assert Message.objects.get(pk=message.pk).state == MessageState.PENDING
     assert services.record_outcomes([(second, None)])["sent"] == 1

@@ -17,6 +17,9 @@ from tests.core.test_settings import run_siaga
         ("SIAGA_PUBLIC_URL", "siaga.example"),
         ("SIAGA_NOTIFY_POLL_SECONDS", "often"),
         ("SIAGA_NOTIFY_LEASE_SECONDS", "0.5"),
+        ("SIAGA_NOTIFY_ENDPOINT_CONCURRENCY", "0"),
+        ("SIAGA_NOTIFY_BREAKER_FAILURES", "many"),
+        ("SIAGA_NOTIFY_BREAKER_COOLDOWN_SECONDS", "0.5"),
         ("SIAGA_TELEGRAM_API_URL", "ftp://api.telegram.org"),
     ],
 )

@@ -17,7 +17,7 @@ from siaga.core.errors import NotFound, PermissionDenied
 from siaga.core.schemas import ErrorOut, PageQuery
 from siaga.notify import services
 from siaga.notify.choices import EndpointChannel
-from siaga.notify.models import Endpoint, Message
+from siaga.notify.models import Circuit, Endpoint, Message
 
 router = Router(tags=["notify"])
 
@@ -105,6 +105,7 @@ class InboxFilter(PageQuery):
 class DeadLetterOut(MessageOut):
     attempts: int
     last_error: str
+    possible_repeat: bool
     endpoint: EndpointOut | None
     recipient: str | None
 
@@ -120,6 +121,23 @@ class DeadLetterPage(Schema):
 
 class PageFilter(PageQuery):
     limit: int = Field(100, ge=1, le=1000)
+
+
+class CircuitOut(Schema):
+    key: str = Field(
+        description="the receiving system: webhook:host:port, telegram:chat, email:smtp"
+    )
+    state: str = Field(description="closed, open or half_open")
+    failures: int = Field(description="consecutive failed sends")
+    opened_at: datetime | None
+    open_until: datetime | None = Field(description="due messages wait until then")
+    probe_until: datetime | None = Field(description="a half-open probe's lease")
+    last_error: str
+    updated_at: datetime
+
+    @staticmethod
+    def resolve_state(obj: Circuit) -> str:
+        return obj.state()
 
 
 @router.get(
@@ -231,3 +249,13 @@ def retry_dead_letter(request: HttpRequest, message_id: uuid.UUID) -> Message:
             "message_not_found", _("No such message."), detail={"message": str(message_id)}
         )
     return services.retry_message(message, actor=actor)
+
+
+@router.get(
+    "/circuits",
+    response={200: list[CircuitOut], 401: ErrorOut, 403: ErrorOut},
+    summary="Circuit breakers of receivers that endpoints in your scope reach (admins)",
+)
+def list_circuits(request: HttpRequest) -> list[Circuit]:
+    _require_manager(request)
+    return list(Circuit.objects.visible_to(actor_of(request)).order_by("key"))

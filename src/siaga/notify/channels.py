@@ -26,6 +26,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage
 from django.utils import translation
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from siaga.core.links import public_url
 from siaga.notify.choices import Channel
@@ -38,12 +39,40 @@ class DeliveryError(Exception):
     """A send that failed. ``permanent``: retrying cannot help (e.g. Telegram "chat not found")."""
 
     def __init__(
-        self, reason: str, *, permanent: bool = False, retry_after: float | None = None
+        self,
+        reason: str,
+        *,
+        permanent: bool = False,
+        retry_after: float | None = None,
+        maybe_received: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason[:1000]
         self.permanent = permanent
         self.retry_after = retry_after
+        # The request went out and no answer came (a read timeout, a dropped connection): the
+        # receiver may have acted on it, so the next attempt is marked as a possible repeat.
+        self.maybe_received = maybe_received
+
+
+class LeaseRunOut(DeliveryError):
+    """Not sent: the claim's lease was nearly over before a thread got to it (another worker
+    may take the message now). Recorded as a release, not as a failed attempt."""
+
+    def __init__(self) -> None:
+        super().__init__("lease_run_out: not sent, the lease was nearly over")
+
+
+# What went out, but may not have arrived: the next attempt may repeat it.
+_MAYBE_RECEIVED = (
+    httpx.ReadTimeout,
+    httpx.WriteTimeout,
+    httpx.ReadError,
+    httpx.RemoteProtocolError,
+)
+
+# The first line of a message sent again after an attempt whose outcome is unknown.
+REPEAT_NOTICE = gettext_noop("May repeat an earlier message")
 
 
 @dataclass(frozen=True)
@@ -70,6 +99,18 @@ class Outgoing:
     lease_owner: str
     # The recipient's: the words channels add ("(3 times)", the e-mail footer) follow it.
     language: str = "id"
+    # The receiving system (``Endpoint.delivery_key``): its concurrency limit and circuit.
+    delivery_key: str = ""
+    # An earlier attempt may have reached the recipient (docs/notify.md, "Repeats").
+    possible_repeat: bool = False
+    # The claim's lease: a send must end before it, or another worker may send it again.
+    lease_until: datetime | None = None
+
+    def lease_left(self) -> float:
+        """Seconds left on the lease (the lease's full length when unknown)."""
+        if self.lease_until is None:
+            return float(settings.NOTIFY_LEASE_SECONDS)
+        return (self.lease_until - datetime.now(UTC)).total_seconds()
 
 
 def webhook_payload(message: Outgoing) -> dict[str, Any]:
@@ -102,6 +143,8 @@ def _title_with_count(message: Outgoing) -> str:
 
 def _text(message: Outgoing) -> str:
     parts = [_title_with_count(message)]
+    if message.possible_repeat:
+        parts.insert(0, _(REPEAT_NOTICE))
     if message.body:
         parts.append(message.body)
     if message.url:
@@ -126,10 +169,11 @@ def http_client() -> httpx.Client:
         return _client
 
 
-def _timeout(message: Outgoing) -> float:
-    # Never longer than most of the lease: a send must end before another worker may retry it.
-    wanted = message.timeout or settings.NOTIFY_WEBHOOK_TIMEOUT_SECONDS
-    return min(wanted, settings.NOTIFY_LEASE_SECONDS * 0.8)
+def _timeout(message: Outgoing, wanted: float | None = None) -> float:
+    # Never longer than most of what is left of the lease: a send must end before another
+    # worker may send the message again.
+    wanted = wanted or message.timeout or settings.NOTIFY_WEBHOOK_TIMEOUT_SECONDS
+    return max(0.1, min(wanted, settings.NOTIFY_LEASE_SECONDS * 0.8, message.lease_left() * 0.8))
 
 
 def is_private_host(host: str) -> bool:
@@ -181,13 +225,21 @@ def send_webhook(message: Outgoing) -> None:
         "X-Siaga-Signature": sign(message.secret, timestamp, body),
         "X-Siaga-Kind": message.kind,
     }
+    if message.possible_repeat:
+        # Same Idempotency-Key as before; this says why a receiver may see the id again.
+        headers["X-Siaga-Redelivery"] = "possible-repeat"
     timeout = _timeout(message)
     try:
         response = http_client().post(
             message.address, content=body, headers=headers, timeout=timeout
         )
-    except httpx.TimeoutException:
-        raise DeliveryError(f"webhook: no answer within {timeout:g} s") from None
+    except httpx.TimeoutException as exc:
+        raise DeliveryError(
+            f"webhook: no answer within {timeout:g} s",
+            maybe_received=isinstance(exc, _MAYBE_RECEIVED),
+        ) from None
+    except _MAYBE_RECEIVED as exc:
+        raise DeliveryError(f"webhook: {type(exc).__name__}: {exc}", maybe_received=True) from None
     except httpx.HTTPError as exc:
         raise DeliveryError(f"webhook: {type(exc).__name__}: {exc}") from None
     if not 200 <= response.status_code < 300:
@@ -208,11 +260,17 @@ def send_telegram(message: Outgoing) -> None:
         "text": _text(message)[:4096],
         "disable_web_page_preview": True,
     }
-    timeout = min(settings.NOTIFY_WEBHOOK_TIMEOUT_SECONDS, settings.NOTIFY_LEASE_SECONDS * 0.8)
+    timeout = _timeout(message, settings.NOTIFY_WEBHOOK_TIMEOUT_SECONDS)
     try:
         response = http_client().post(url, json=payload, timeout=timeout)
-    except httpx.TimeoutException:
-        raise DeliveryError(f"telegram: no answer within {timeout:g} s") from None
+    except httpx.TimeoutException as exc:
+        raise DeliveryError(
+            f"telegram: no answer within {timeout:g} s",
+            maybe_received=isinstance(exc, _MAYBE_RECEIVED),
+        ) from None
+    except _MAYBE_RECEIVED as exc:
+        reason = f"telegram: {type(exc).__name__}: {exc}".replace(token, "…")
+        raise DeliveryError(reason, maybe_received=True) from None
     except httpx.HTTPError as exc:
         # The token is part of the URL: never let it reach the stored error.
         raise DeliveryError(f"telegram: {type(exc).__name__}: {exc}".replace(token, "…")) from None
@@ -260,7 +318,11 @@ def send_email(message: Outgoing) -> None:
         body=body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[message.address],
-        headers={"X-Siaga-Message-Id": str(message.id), "X-Siaga-Kind": message.kind},
+        headers={
+            "X-Siaga-Message-Id": str(message.id),
+            "X-Siaga-Kind": message.kind,
+            **({"X-Siaga-Redelivery": "possible-repeat"} if message.possible_repeat else {}),
+        },
     )
     try:
         email.send(fail_silently=False)

@@ -27,3 +27,9 @@ class MessageState(models.TextChoices):
     DEAD = "dead", _("dead letter")
     # Merged into an earlier message of its group, which carries the count; never sent itself.
     GROUPED = "grouped", _("grouped")
+
+
+class CircuitState(models.TextChoices):
+    CLOSED = "closed", _("closed")
+    OPEN = "open", _("open")
+    HALF_OPEN = "half_open", _("half-open")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -17,11 +18,33 @@ from siaga.accounts.scoping import scope_roots
 from siaga.core import i18n
 from siaga.core.ids import uuid7
 from siaga.core.models import UUIDModel
-from siaga.notify.choices import Channel, EndpointChannel, MessageState
+from siaga.notify.choices import Channel, CircuitState, EndpointChannel, MessageState
 from siaga.regions.codes import subtree_q
 
 # An endpoint's own timeout may not exceed this; the lease must outlast any send.
 MAX_ENDPOINT_TIMEOUT = 30.0
+
+
+def delivery_key(channel: str, address: str) -> str:
+    """The receiving system an endpoint's messages go to, shared by every endpoint that reaches
+    it: a webhook's host and port, the deployment's bot and one Telegram chat, the deployment's
+    SMTP server. The per-endpoint concurrency limit and the circuit breaker are kept per key.
+
+    (Migration 0003 holds a copy of this function: migrations never import app code.)
+    """
+    if channel == Channel.WEBHOOK:
+        parts = urlsplit(address)
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        default = 443 if parts.scheme == "https" else 80
+        return f"webhook:{(parts.hostname or '').lower()}:{port or default}"[:300]
+    if channel == Channel.TELEGRAM:
+        return f"telegram:{address}"[:300]
+    if channel == Channel.EMAIL:
+        return "email:smtp"
+    return ""
 
 
 class EndpointQuerySet(models.QuerySet["Endpoint"]):
@@ -83,6 +106,9 @@ class Endpoint(UUIDModel):
     )
     active = models.BooleanField(_("active"), default=True)
     last_error = models.TextField(_("last error"), blank=True)
+    # Derived from channel and address (``delivery_key``), kept in a column so that the claim
+    # can leave out, in SQL, the messages of receivers at their limit or with an open circuit.
+    delivery_key = models.CharField(_("delivery key"), max_length=300, blank=True, db_index=True)
 
     objects = EndpointQuerySet.as_manager()
 
@@ -121,6 +147,13 @@ class Endpoint(UUIDModel):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()}: {self.address}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.delivery_key = delivery_key(self.channel, self.address)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "address" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "delivery_key"}
+        super().save(*args, **kwargs)
 
 
 class MessageQuerySet(models.QuerySet["Message"]):
@@ -219,6 +252,9 @@ class Message(models.Model):
     next_attempt_at = models.DateTimeField(_("next attempt at"), null=True, blank=True)
     lease_until = models.DateTimeField(_("leased until"), null=True, blank=True)
     lease_owner = models.CharField(_("leased by"), max_length=100, blank=True)
+    # Set when a claim finds an earlier attempt whose outcome was never recorded (its worker
+    # died mid-send) or whose answer never came (a timeout): the recipient may have it already.
+    possible_repeat = models.BooleanField(_("possible repeat"), default=False)
     last_error = models.TextField(_("last error"), blank=True)
     created_at = models.DateTimeField(_("created at"), default=timezone.now)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
@@ -235,6 +271,12 @@ class Message(models.Model):
             # The delivery loop's poll: pending rows by due time.
             models.Index(fields=["state", "next_attempt_at"], name="notify_msg_due"),
             models.Index(fields=["user", "channel", "read_at"], name="notify_msg_inbox"),
+            # Sends under way (leases held), counted per receiver by every claim.
+            models.Index(
+                fields=["lease_until"],
+                condition=Q(lease_until__isnull=False),
+                name="notify_msg_leased",
+            ),
             models.Index(
                 fields=["group_key", "created_at"],
                 condition=~Q(group_key=""),
@@ -303,3 +345,68 @@ class Message(models.Model):
     @property
     def is_unread(self) -> bool:
         return self.channel == Channel.INAPP and self.read_at is None
+
+
+class CircuitQuerySet(models.QuerySet["Circuit"]):
+    def visible_to(self, user: Any) -> Self:
+        """Circuits of receivers that endpoints in the user's management scope reach (the dead
+        letters' scope): units' webhooks, and the endpoints of people with a membership."""
+        roots = scope_roots(user, Action.MANAGE_MASTER_DATA)
+        if roots is None:
+            return self.all()
+        if not roots:
+            return self.none()
+        people = Membership.objects.filter(active=True).filter(
+            subtree_q("unit__region__code", sorted(roots))
+        )
+        endpoints = Endpoint.objects.filter(
+            subtree_q("unit__region__code", sorted(roots))
+            | Q(user__isnull=False, user__in=people.values("user_id"))
+        )
+        return self.filter(key__in=endpoints.values("delivery_key"))
+
+
+class Circuit(models.Model):
+    """The circuit breaker of one receiving system (``Endpoint.delivery_key``), in the database
+    so that every worker process reads and writes the same state.
+
+    closed (``open_until`` empty): messages are sent; ``failures`` counts consecutive failed
+    sends. open (``open_until`` in the future): its due messages are deferred to
+    ``open_until`` without a send or an attempt. half-open (``open_until`` passed): one message
+    is the probe (``probe_message``, until ``probe_until``); its success closes the circuit,
+    its failure opens it again for another cool-down.
+    """
+
+    key = models.CharField(_("receiver"), max_length=300, unique=True)
+    failures = models.PositiveIntegerField(_("consecutive failures"), default=0)
+    opened_at = models.DateTimeField(_("opened at"), null=True, blank=True)
+    open_until = models.DateTimeField(_("open until"), null=True, blank=True)
+    probe_message = models.UUIDField(_("probe message"), null=True, blank=True)
+    probe_until = models.DateTimeField(_("probe until"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    objects = CircuitQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("delivery circuit")
+        verbose_name_plural = _("delivery circuits")
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.state()}"
+
+    def state(self, now: Any = None) -> str:
+        """``closed``, ``open`` or ``half_open`` at ``now``."""
+        if self.open_until is None:
+            return CircuitState.CLOSED
+        if self.open_until > (now or timezone.now()):
+            return CircuitState.OPEN
+        return CircuitState.HALF_OPEN
+
+    def probing(self, now: Any) -> bool:
+        return self.probe_until is not None and self.probe_until > now
+
+    @property
+    def state_label(self) -> str:
+        return str(CircuitState(self.state()).label)

@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -22,7 +23,7 @@ from siaga.accounts.scoping import scope_roots
 from siaga.core.errors import NotFound, SiagaError
 from siaga.notify import services
 from siaga.notify.choices import PERSONAL_CHANNELS, Channel
-from siaga.notify.models import Endpoint, Message
+from siaga.notify.models import Circuit, Endpoint, Message
 
 
 def personal_endpoints(user: User) -> list[Endpoint]:
@@ -95,7 +96,13 @@ def dead_letters(request: HttpRequest) -> HttpResponse:
         .order_by("-created_at", "-id")
     )
     page = Paginator(dead, 50).get_page(request.GET.get("page"))
-    return render(request, "notify/dead.html", {"page": page})
+    # Receivers whose circuit is open or half-open, or that are failing now.
+    troubled = (
+        Circuit.objects.visible_to(actor_of(request))
+        .filter(Q(open_until__isnull=False) | Q(failures__gt=0))
+        .order_by("key")
+    )
+    return render(request, "notify/dead.html", {"page": page, "circuits": list(troubled)})
 
 
 @login_required
