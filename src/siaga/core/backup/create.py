@@ -145,6 +145,8 @@ def create_backup(
             ledger_folder = home / LEDGER_FOLDER
             if ledger_folder.is_dir():
                 for member, path in archive.media_files(ledger_folder):
+                    if path.suffix == ".lock":  # the ledger's lock file, not its state
+                        continue
                     writer.add_file("home/ledger/" + member.removeprefix("media/"), path)
             manifest = {
                 "format": archive.FORMAT,
