@@ -3,6 +3,9 @@
 Personas are named by role and region (Healthchecks' habit): ``guard_okut`` is the guard of
 Kabupaten OKU Timur, ``kpu_oku`` the KPU operator of the neighbouring Kabupaten OKU.
 They are built once per test database and every test runs in a rolled-back transaction.
+
+The suite runs in parallel (pytest-xdist, ``-n auto`` in pyproject): each process has its own
+test database; docs/testing.md says what else a test must keep to itself.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 
 import pytest
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.operations import RunPython
 from django.db.migrations.state import ProjectState
@@ -28,6 +31,7 @@ from siaga.accounts.choices import AgencyKind, Role
 from siaga.accounts.models import Agency, AgencyUnit, User
 from siaga.accounts.services import add_membership
 from siaga.accounts.two_factor import requires_second_factor
+from siaga.regions.models import Region
 from siaga.regions.services import load_regions
 from siaga.sites.choices import SiteKind, ZoneKind
 from siaga.sites.models import Site, Zone
@@ -37,6 +41,16 @@ from siaga.sites.models import Site, Zone
 # The environment carries it to the workers that tests start as processes.
 settings.NOTIFY_WEBHOOK_ALLOW_PRIVATE = True
 os.environ["SIAGA_NOTIFY_WEBHOOK_ALLOW_PRIVATE"] = "1"
+# Argon2 as configured takes ~0.4 s of CPU a hash, and the suite hashes and checks passwords
+# hundreds of times (personas, sign-ins, the throttle's failures). Tests store MD5 hashes;
+# Argon2 and PBKDF2 hashes still verify. The production list is what
+# tests/accounts/test_passwords.py::test_passwords_are_stored_with_argon2 checks, and what the
+# processes that tests start (siaga demo, workers) run with.
+PRODUCTION_PASSWORD_HASHERS = list(settings.PASSWORD_HASHERS)
+settings.PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.MD5PasswordHasher",
+    *PRODUCTION_PASSWORD_HASHERS,
+]
 
 PASSWORD = "correct horse battery staple"
 # The authenticator secret (hex, as django-otp stores it) of every persona whose role signs in
@@ -83,8 +97,29 @@ class World:
     warehouse_oku: Site
 
 
+# The regions as ``load_regions`` wrote them into this process's test database, kept to write
+# them back at once after a transactional test's flush (instead of loading all 91,599 again).
+_REGION_COLUMNS = ("code", "name", "level", "kind", "parent_id", "postal_code", "active")
+_region_rows: list[tuple[Any, ...]] = []
+
+
+def _load_test_regions() -> None:
+    if not _region_rows or Region.objects.exists():
+        load_regions()
+        # Parents before children, as load_regions inserts them (the foreign key holds).
+        if not _region_rows:
+            rows = Region.objects.order_by("level", "code").values_list(*_REGION_COLUMNS)
+            _region_rows.extend(rows)
+        return
+    table = connection.ops.quote_name(Region._meta.db_table)
+    columns = ", ".join(connection.ops.quote_name(c) for c in _REGION_COLUMNS)
+    marks = ", ".join(["%s"] * len(_REGION_COLUMNS))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {table} ({columns}) VALUES ({marks})", _region_rows)  # noqa: S608
+
+
 def _build_test_world() -> None:
-    load_regions()
+    _load_test_regions()
     agencies = {
         kind: Agency.objects.create(kind=kind, name=label) for kind, label in AgencyKind.choices
     }
@@ -132,19 +167,27 @@ def django_db_setup(django_db_setup: None, django_db_blocker: Any) -> None:
         _build_test_world()
 
 
+# SIAGA's data migrations with the project states before and after each, worked out once per
+# process: the states' historical models are rendered on first use and kept.
+_data_migrations: list[tuple[RunPython, str, ProjectState, ProjectState]] = []
+
+
 def _rerun_data_migrations() -> None:
     """The rows SIAGA's data migrations write (the ledger's head, default policies), written
     again with each migration's own historical models, in migration order."""
-    executor = MigrationExecutor(connection)
-    plan = executor.migration_plan(executor.loader.graph.leaf_nodes(), clean_start=True)
-    state = ProjectState(real_apps=executor.loader.unmigrated_apps)
-    with connection.schema_editor() as editor:
+    if not _data_migrations:
+        executor = MigrationExecutor(connection)
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes(), clean_start=True)
+        state = ProjectState(real_apps=executor.loader.unmigrated_apps)
         for migration, _backwards in plan:
             for operation in migration.operations:
                 before = state.clone()
                 operation.state_forwards(migration.app_label, state)
                 if isinstance(operation, RunPython) and migration.__module__.startswith("siaga."):
-                    operation.database_forwards(migration.app_label, editor, before, state)
+                    _data_migrations.append((operation, migration.app_label, before, state.clone()))
+    with connection.schema_editor() as editor:
+        for operation, app_label, before, after in _data_migrations:
+            operation.database_forwards(app_label, editor, before, after)
 
 
 @pytest.fixture(autouse=True)

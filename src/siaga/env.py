@@ -174,13 +174,29 @@ def secret_key(name: str, home: Path, *, file_name: str = "secret_key") -> str:
     key_file = home / file_name
     if key_file.exists():
         return key_file.read_text().strip()
-    home.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(50)
-    # O_EXCL: two processes starting at once must not overwrite each other's key.
+    return create_once(key_file, secrets.token_urlsafe(50).encode()).decode().strip()
+
+
+def create_once(path: Path, content: bytes) -> bytes:
+    """Write ``content`` to ``path`` (readable by its owner only) unless the file exists, and
+    return what the file holds: ours, or that of a process that made it first.
+
+    The file appears whole or not at all: it is written under a name of this process's own,
+    then hard-linked into place, which fails where the file exists. A process starting at the
+    same moment (the web server and a worker, or parallel test processes) never reads a file
+    another one has created but not yet written, nor overwrites it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return key_file.read_text().strip()
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
-    return key
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            return path.read_bytes()
+    finally:
+        draft.unlink()
+    return content

@@ -16,7 +16,7 @@ from siaga.accounts.models import ApiToken, SignInEvent, User
 from siaga.accounts.services import issue_api_token
 from siaga.ledger.models import Entry
 from siaga.notify.models import Message
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, PRODUCTION_PASSWORD_HASHERS
 
 pytestmark = pytest.mark.django_db
 
@@ -116,3 +116,25 @@ def test_reset_for_an_unknown_address_sends_nothing(client: Client, guard_okut: 
     response = client.post("/password-reset/", {"email": "nobody@example.id"})
     assert response.status_code == 302
     assert not Message.objects.filter(kind="account.password_reset").exists()
+
+
+def test_passwords_are_stored_with_argon2_and_a_pbkdf2_one_is_upgraded_at_sign_in(
+    client: Client, guard_okut: User, settings: Any
+) -> None:
+    """The suite hashes with MD5 for speed (tests/conftest.py); production's hashers are these."""
+    from django.contrib.auth.hashers import make_password
+
+    settings.PASSWORD_HASHERS = PRODUCTION_PASSWORD_HASHERS
+    assert PRODUCTION_PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
+    guard_okut.set_password(NEW)
+    guard_okut.save()
+    stored = User.objects.get(pk=guard_okut.pk).password
+    assert stored.startswith("argon2$argon2id$")
+    assert User.objects.get(pk=guard_okut.pk).check_password(NEW)
+    assert not User.objects.get(pk=guard_okut.pk).check_password(PASSWORD)
+    pbkdf2 = make_password(NEW, hasher="pbkdf2_sha256")
+    User.objects.filter(pk=guard_okut.pk).update(password=pbkdf2)
+    response = client.post("/login/", {"username": "jaga.okut", "password": NEW})
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+    assert User.objects.get(pk=guard_okut.pk).password.startswith("argon2$argon2id$")

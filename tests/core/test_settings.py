@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -60,6 +61,39 @@ def test_good_environment_passes_the_checks_and_keeps_a_secret_key(tmp_path: Pat
     assert len(key) >= 50
     assert run_siaga(tmp_path, "check").returncode == 0
     assert key_file.read_text() == key
+
+
+RACE = """
+import sys, time
+from pathlib import Path
+from siaga.env import create_once
+start = float(sys.argv[2])
+time.sleep(max(0.0, start - time.time() - 0.01))
+while time.time() < start:
+    pass
+sys.stdout.write(create_once(Path(sys.argv[1]), sys.argv[3].encode()).decode())
+"""
+
+
+def test_processes_creating_a_key_file_at_once_all_read_the_one_that_won(tmp_path: Path) -> None:
+    """Parallel test processes (and a web server starting beside a worker) make the ledger key
+    at the same moment: each must come away with the key in the file, whole."""
+    key_file = tmp_path / "home" / "ledger_ed25519.pem"
+    start = f"{time.time() + 1.5:.3f}"  # all start up first, then race
+    racers = [
+        subprocess.Popen(
+            [sys.executable, "-c", RACE, str(key_file), start, f"key-of-process-{n}" * 20],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(6)
+    ]
+    answers = [racer.communicate(timeout=60)[0] for racer in racers]
+    assert [racer.returncode for racer in racers] == [0] * 6
+    assert set(answers) == {key_file.read_text()}
+    assert key_file.read_text() in {f"key-of-process-{n}" * 20 for n in range(6)}
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in key_file.parent.iterdir()) == ["ledger_ed25519.pem"]
 
 
 @pytest.mark.parametrize(

@@ -101,7 +101,7 @@ def test_another_kabupaten_sees_none_of_it(moving: Chain, kpu_oku: User, english
     assert client.get(url(moving.warehouse)).status_code == 404
 
 
-@pytest.mark.parametrize("site", ["nope", str(uuid.uuid4())])
+@pytest.mark.parametrize("site", ["nope", "0193a5b2-7c1e-7d4f-9a2b-3c4d5e6f7a8b"])
 def test_an_unknown_site_is_404(chain: Chain, operator_okut: User, english: Any, site: str) -> None:
     page = english(operator_okut).get(reverse("logistics:stock") + f"?site={site}")
     assert page.status_code == 404
