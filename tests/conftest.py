@@ -11,9 +11,11 @@ test database; docs/testing.md says what else a test must keep to itself.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -51,6 +53,22 @@ settings.PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.MD5PasswordHasher",
     *PRODUCTION_PASSWORD_HASHERS,
 ]
+
+# Each xdist process gets its own SIAGA_HOME (below the configured one), so files kept there —
+# the ledger's kept checkpoint, its signing key, media — are never another process's. The keys
+# already read at start-up are copied in; the processes that tests start inherit the home.
+_XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _XDIST_WORKER and not os.environ.get("SIAGA_TEST_HOME_SPLIT"):
+    _base = Path(settings.SIAGA_HOME)
+    _home = _base / "xdist" / _XDIST_WORKER
+    _home.mkdir(parents=True, exist_ok=True)
+    for _name in ("secret_key", "data_key"):
+        if (_base / _name).exists() and not (_home / _name).exists():
+            shutil.copy2(_base / _name, _home / _name)
+    settings.SIAGA_HOME = _home
+    settings.MEDIA_ROOT = _home / "media"
+    os.environ["SIAGA_HOME"] = str(_home)
+    os.environ["SIAGA_TEST_HOME_SPLIT"] = "1"
 
 PASSWORD = "correct horse battery staple"
 # The authenticator secret (hex, as django-otp stores it) of every persona whose role signs in
