@@ -47,6 +47,7 @@ METHODS = ["get", "post", "put", "patch", "delete"]
 # Routes anyone may call. Each still must not show or change OKU Timur data.
 PUBLIC = {
     "healthz",
+    "readyz",  # whether each check passes; its detail is for a signed-in admin (tests/ops)
     "login",
     "logout",
     "set_language",
@@ -75,6 +76,8 @@ UNWATCHED = {
     # Every look-up by NIK is recorded, a refused one too (that is the point of the log:
     # tests/privacy asserts what a refusal records, and that it names nothing of OKU Timur).
     "privacy.lookuplog",
+    # /readyz proves the database takes writes by writing its one probe row (tests/ops).
+    "ops.writeprobe",
     "axes.accessattempt",
     "axes.accesslog",
     "axes.accessfailurelog",

@@ -324,8 +324,8 @@ def test_a_rollback_is_caught_alarmed_once_refused_and_decided(
     proof = rolled_back["client"].get("/api/v1/ledger/proof/consistency?first=33&second=13")
     assert proof.status_code == 409
     assert proof.json()["code"] == "ledger_smaller_than_checkpoint"
-    assert proof.json()["message"] == (
-        "The ledger is smaller than the checkpoint you hold (13 < 33)."
+    assert proof.json()["message"] == (  # in Bahasa Indonesia, the default language
+        "Ledger lebih kecil daripada checkpoint yang Anda pegang (13 < 33)."
     )
 
     witness_tool_says_why_in_words(rolled_back, stand_in, tmp_path, capsys)
@@ -511,8 +511,8 @@ def witness_tool_says_why_in_words(
     with pytest.raises(witness.ServerRefused) as refused:
         witness._request(f"{url}{base}/proof/consistency?first=33&second=13", "sg_x")
     assert str(refused.value) == (
-        "the server answered 409 ledger_smaller_than_checkpoint: The ledger is smaller than "
-        "the checkpoint you hold (13 < 33)."
+        "the server answered 409 ledger_smaller_than_checkpoint: Ledger lebih kecil daripada "
+        "checkpoint yang Anda pegang (13 < 33)."
     )
 
 

@@ -120,8 +120,8 @@ def _lock_head() -> int:
 
     with connection.cursor() as cursor:
         cursor.execute(services._LOCK_HEAD, [services.HEAD_ID])
-        (size, _held) = cursor.fetchone()
-    return int(size)
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0  # no head row (an emptied database): an empty ledger
 
 
 def detect() -> Rollback | None:
@@ -180,6 +180,9 @@ def check_at_start() -> str | None:
         found = detect()
     except DatabaseError as exc:
         logger.warning("could not compare the ledger with its kept checkpoint: %s", exc)
+        return None
+    except Exception:  # never the reason a worker or web server does not start
+        logger.exception("could not compare the ledger with its kept checkpoint")
         return None
     return describe(found) if found is not None else None
 
