@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -29,7 +31,8 @@ class AlarmStatus(models.TextChoices):
 
 
 # What each module's alarm kinds are called on pages; a kind not listed shows "source/kind".
-KIND_LABELS = {
+# Apps add theirs with register_kind_labels.
+KIND_LABELS: dict[tuple[str, str], Any] = {
     ("access", "overstay"): _("Guest overstaying"),
     ("access", "unguarded_zone"): _("Zone without the two-person rule"),
     ("access", "watchlist"): _("Watchlisted person at the gate"),
@@ -41,6 +44,13 @@ KIND_LABELS = {
     ("cctv", "camera_offline"): _("Camera offline"),
     ("ledger", "rollback"): _("Ledger put back to an older copy"),
 }
+
+
+def register_kind_labels(source: str, labels: dict[str, Any]) -> None:
+    """An app names its own alarm kinds (from its ``AppConfig.ready``), so this list never
+    has to import it."""
+    for kind, label in labels.items():
+        KIND_LABELS[(source, kind)] = label
 
 
 def kind_label(source: str, kind: str) -> str:
