@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -68,6 +69,16 @@ READY_MIN_FREE_MB = env_int("SIAGA_READY_MIN_FREE_MB", 200, minimum=0)
 READY_OUTBOX_MAX_AGE_SECONDS = env_int("SIAGA_READY_OUTBOX_MAX_AGE_SECONDS", 600, minimum=10)
 OPS_WATCH_SECONDS = env_int("SIAGA_OPS_WATCH_SECONDS", 60, minimum=1)
 METRICS_TOKEN = env_str("SIAGA_METRICS_TOKEN", "")
+# Where siaga serve's processes keep their request metrics (prometheus_client's memory-mapped
+# files): in memory (/dev/shm) by default, never on the data disk, where a full disk would
+# end a web process that writes a sample into a page the disk cannot hold (SIGBUS).
+_SHM = Path("/dev/shm")  # noqa: S108 - a per-installation folder, made owner-only
+METRICS_DIR = env_path(
+    "SIAGA_METRICS_DIR",
+    _SHM / f"siaga-metrics-{hashlib.sha256(str(SIAGA_HOME).encode()).hexdigest()[:12]}"
+    if _SHM.is_dir()
+    else SIAGA_HOME / "metrics",
+)
 
 # Notifications (notify): where links in messages point, the outbox's delivery loop, channels.
 PUBLIC_URL = env_url("SIAGA_PUBLIC_URL", "http://127.0.0.1:8000")
@@ -341,3 +352,8 @@ LOG_FORMAT = env_str("SIAGA_LOG_FORMAT", "plain").lower()
 if LOG_FORMAT not in {"plain", "json"}:
     raise ImproperlyConfigured(f"SIAGA_LOG_FORMAT={LOG_FORMAT!r}: plain or json.")
 LOGGING = logging_config(env_str("SIAGA_LOG_LEVEL", "INFO").upper(), LOG_FORMAT)
+
+# siaga serve's HTTP server: gunicorn, or granian (bench/request_path.py compares them).
+WEB_SERVER = env_str("SIAGA_WEB_SERVER", "gunicorn").lower()
+if WEB_SERVER not in {"gunicorn", "granian"}:
+    raise ImproperlyConfigured(f"SIAGA_WEB_SERVER={WEB_SERVER!r}: gunicorn or granian.")
