@@ -4,6 +4,7 @@ granian, measured in the same run.
     .venv/bin/python bench/request_path.py [--seconds 8] [--clients 20] [--rounds 2]
     .venv/bin/python bench/request_path.py --servers gunicorn      # one of them only
     .venv/bin/python bench/request_path.py --in-process-only       # the application alone
+    .venv/bin/python bench/request_path.py --servers gunicorn --synchronous FULL,NORMAL
 
 The world is bench/gate.py's (a fresh SQLite database under a temporary SIAGA_HOME, or the one
 SIAGA_DATABASE_URL names, emptied first): the OKU Timur warehouse, a guard with an API token
@@ -18,6 +19,9 @@ throughput and latency.
 First, unmeasured by any server, the application alone: the same two requests through Django's
 WSGI handler in this process (``--in-process`` requests each), the floor that no HTTP server
 can go under.
+
+``--synchronous FULL,NORMAL`` alternates SQLite's synchronous setting too (each server started
+with SIAGA_SQLITE_SYNCHRONOUS), so the price of durable commits is measured in one run.
 
 Targets (issue #23): auth/me at most 2.5 ms of server CPU; check-in throughput at least 0.6 of
 auth/me's in the same run.
@@ -106,10 +110,18 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="web processes of each server")
     parser.add_argument("--threads", type=int, default=4, help="threads per web process")
     parser.add_argument("--servers", default="gunicorn,granian", help="comma-separated")
+    parser.add_argument(
+        "--synchronous",
+        default="FULL",
+        help="SQLite's synchronous settings to alternate, comma-separated (FULL,NORMAL)",
+    )
     parser.add_argument("--in-process", type=int, default=1000, help="auth/me calls in process")
     parser.add_argument("--in-process-only", action="store_true")
     args = parser.parse_args()
-    servers = [name.strip() for name in args.servers.split(",") if name.strip()]
+    names = [name.strip() for name in args.servers.split(",") if name.strip()]
+    modes = [mode.strip().upper() for mode in args.synchronous.split(",") if mode.strip()]
+    # Each arrangement: a server under one synchronous setting ("gunicorn" alone when one).
+    servers = [f"{n}/{m}" if len(modes) > 1 else n for n in names for m in modes]
     home = Path(tempfile.mkdtemp(prefix="siaga-bench-path-"))
     process: subprocess.Popen[bytes] | None = None
     try:
@@ -149,6 +161,10 @@ def main() -> None:
         measured: dict[str, list[tuple[Result, Result]]] = {name: [] for name in servers}
         for _round in range(args.rounds):
             for name in servers:
+                server_name, _, mode = name.partition("/")
+                environment = dict(world.environment)
+                if mode:
+                    environment["SIAGA_SQLITE_SYNCHRONOUS"] = mode
                 port = free_port()
                 process = subprocess.Popen(
                     [
@@ -157,7 +173,7 @@ def main() -> None:
                         "siaga.cli",
                         "serve",
                         "--server",
-                        name,
+                        server_name,
                         "--port",
                         str(port),
                         "--workers",
@@ -165,7 +181,7 @@ def main() -> None:
                         "--threads",
                         str(args.threads),
                     ],
-                    env=world.environment,
+                    env=environment,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )
@@ -184,6 +200,7 @@ def main() -> None:
                 measured[name].append((trivial, checkins))
         print(f"  load average after the phases: {os.getloadavg()[0]:.1f}\n")
         per_me: dict[str, float] = {}
+        checkin_rate: dict[str, tuple[float, float]] = {}
         for name, rounds in measured.items():
             trivial = Result.pooled("auth/me", [r[0] for r in rounds])
             checkins = Result.pooled("check-in", [r[1] for r in rounds])
@@ -192,6 +209,7 @@ def main() -> None:
             for result in (trivial, checkins):
                 print("    " + result.line().replace("\n", "\n  "))
             ratio = checkins.rate / trivial.rate if trivial.rate else 0.0
+            checkin_rate[name] = (checkins.rate, checkins.ms(0.95))
             print(
                 f"    auth/me server CPU {per_me[name]:.2f} ms   target <= {TARGET_CPU_MS} ms: "
                 f"{'PASS' if per_me[name] <= TARGET_CPU_MS else 'MISS'}"
@@ -201,11 +219,27 @@ def main() -> None:
                 f"= {ratio:.2f}   target >= {TARGET_RATIO}: "
                 f"{'PASS' if ratio >= TARGET_RATIO else 'MISS'}"
             )
-        if {"gunicorn", "granian"} <= set(per_me):
-            print(
-                f"\n  granian / gunicorn server CPU per auth/me = {per_me['granian']:.2f} / "
-                f"{per_me['gunicorn']:.2f} = {per_me['granian'] / per_me['gunicorn']:.2f}"
-            )
+        print()
+        for mode in modes if len(modes) > 1 else [""]:
+            key = f"/{mode}" if mode else ""
+            if f"gunicorn{key}" in per_me and f"granian{key}" in per_me:
+                fast, slow = per_me[f"granian{key}"], per_me[f"gunicorn{key}"]
+                said = f" ({mode})" if mode else ""
+                print(
+                    f"  granian / gunicorn server CPU per auth/me{said} = {fast:.2f} / "
+                    f"{slow:.2f} = {fast / slow:.2f}"
+                )
+        if {"FULL", "NORMAL"} <= set(modes):
+            for server_name in names:
+                (full, full_p95), (normal, normal_p95) = (
+                    checkin_rate[f"{server_name}/FULL"],
+                    checkin_rate[f"{server_name}/NORMAL"],
+                )
+                print(
+                    f"  {server_name}: check-ins with synchronous=FULL / NORMAL = {full:.1f} / "
+                    f"{normal:.1f} per s = {full / normal:.2f} (p95 {full_p95:.0f} / "
+                    f"{normal_p95:.0f} ms)"
+                )
     finally:
         if process is not None:
             process.kill()
