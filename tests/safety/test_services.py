@@ -135,9 +135,7 @@ def test_bad_input_is_refused_with_its_code_and_nothing_written(
     assert state() == before
 
 
-def test_a_size_is_for_an_apar_only(
-    operator_okut: User, world: World, today: dt.date
-) -> None:
+def test_a_size_is_for_an_apar_only(operator_okut: User, world: World, today: dt.date) -> None:
     before = state()
     with pytest.raises(InvalidInput) as refused:
         services.add_equipment(
@@ -305,7 +303,11 @@ def test_a_bad_service_is_refused_and_nothing_changes(
 
 @pytest.mark.parametrize(
     ("persona", "error"),
-    [("bawaslu_okut", PermissionDenied), ("kapolres_okut", PermissionDenied), ("kpu_oku", NotFound)],
+    [
+        ("bawaslu_okut", PermissionDenied),
+        ("kapolres_okut", PermissionDenied),
+        ("kpu_oku", NotFound),
+    ],
 )
 def test_who_may_not_record_a_service_changes_nothing(
     apar: Any,

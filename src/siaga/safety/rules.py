@@ -99,9 +99,7 @@ def check_equipment(item: Equipment, *, today: dt.date | None = None) -> None:
     check_size(item.kind, item.size_kg)
     site = item.site
     if item.zone_id is not None and item.zone is not None and item.zone.site_id != site.pk:
-        raise InvalidInput(
-            "zone_unknown", _("No such zone at this site."), detail={"zone": str(item.zone_id)}
-        )
+        raise InvalidInput("zone_unknown", _("No such zone at this site."))
     today = today or site_today(site)
     for field in ("installed_on", "expiry_on", "next_service_on"):
         check_date_range(getattr(item, field), today, field=field)

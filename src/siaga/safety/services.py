@@ -110,9 +110,8 @@ def _append(item: Equipment, verb: str, actor: User | None, **payload: Any) -> N
 def _site(actor: User, site_id: uuid.UUID) -> Site:
     site = Site.objects.for_user(actor, Action.VIEW).filter(pk=site_id).first()
     if site is None:
-        raise InvalidInput(
-            "site_unknown", _("No such site in your scope."), detail={"site": str(site_id)}
-        )
+        # No detail: the answer must not even echo which site of another region was aimed at.
+        raise InvalidInput("site_unknown", _("No such site in your scope."))
     return site
 
 
@@ -121,10 +120,19 @@ def _zone(site: Site, zone_id: uuid.UUID | None) -> Zone | None:
         return None
     zone = Zone.objects.filter(pk=zone_id, site=site).first()
     if zone is None:
-        raise InvalidInput(
-            "zone_unknown", _("No such zone at this site."), detail={"zone": str(zone_id)}
-        )
+        raise InvalidInput("zone_unknown", _("No such zone at this site."))
     return zone
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, Decimal):
+        return value
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        raise InvalidInput(
+            "equipment_size_invalid", _("The size is not a number."), detail={"field": "size_kg"}
+        ) from None
 
 
 def _responsible(responsible_id: int | None) -> User | None:
@@ -189,7 +197,7 @@ def add_equipment(
         zone=zone,
         kind=kind,
         variant=variant or "",
-        size_kg=size_kg,
+        size_kg=_decimal(size_kg),
         serial=" ".join((serial or "").split()),
         location=" ".join((location or "").split()),
         installed_on=installed_on,
@@ -278,6 +286,8 @@ def change_equipment(
                 item.zone = _zone(item.site, value)
             elif field == "responsible":
                 item.responsible = _responsible(value)  # type: ignore[assignment]
+            elif field == "size_kg":
+                item.size_kg = _decimal(value)
             elif field in ("serial", "location", "variant"):
                 setattr(item, field, " ".join((value or "").split()))
             else:
