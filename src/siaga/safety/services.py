@@ -67,6 +67,10 @@ CHANGEABLE = (
 )
 
 
+# The fields an item cannot be without.
+REQUIRED = ("installed_on", "responsible", "state")
+
+
 def _value(value: Any) -> Any:
     """A field's value as the ledger writes it."""
     if value is None or isinstance(value, bool | int | str):
@@ -270,6 +274,13 @@ def change_equipment(
             "equipment_field_unchangeable",
             _("These fields cannot be changed: add a new item instead."),
             detail={"fields": unknown},
+        )
+    emptied = sorted(f for f in REQUIRED if f in changes and changes[f] is None)
+    if emptied:
+        raise InvalidInput(
+            "equipment_field_required",
+            _("These fields cannot be emptied."),
+            detail={"fields": emptied},
         )
     with transaction.atomic():
         item = visible_equipment(actor, equipment_id, lock=True)
