@@ -252,3 +252,22 @@ def test_changing_an_item_from_its_page(
     assert done.status_code == 302
     item.refresh_from_db()
     assert (item.state, item.zone, item.location) == ("out_of_service", None, "Gudang (diperbaiki)")
+
+
+def test_the_page_costs_the_same_queries_for_3_or_30_items(
+    client_for: Any, operator_okut: User, apar: Any, world: World
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = client_for(operator_okut)
+    url = f"/keselamatan/{world.warehouse_okut.pk}/"
+    counts = []
+    for n in (3, 27):
+        for _ in range(n):
+            apar(expiry_in=10, service_in=None)
+        client.get(url)
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts

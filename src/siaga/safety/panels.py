@@ -10,8 +10,9 @@ An app registers from its ``AppConfig.ready``::
 
 ``context(site, user)`` returns the template's context, or ``None`` to hide the panel (no
 sensors at this site, say). The page renders each panel with that context plus ``site``,
-``panel`` and the request's ``user``; a panel whose context or template fails is shown as
-"could not be shown" and logged, and the others still show. With ``refresh_seconds`` the page
+``panel``, ``user``, ``request`` and ``csrf_token`` (no context processors); a panel whose
+context or template fails is shown as "could not be shown" and logged, and the others still
+show. With ``refresh_seconds`` the page
 asks ``safety:panel`` for that panel alone every so many seconds (htmx).
 """
 
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.http import HttpRequest
+from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 
@@ -78,8 +80,18 @@ def render_panel(panel: Panel, site: Any, request: HttpRequest) -> Shown | None:
         context = panel.context(site, request.user)
         if context is None:
             return None
+        # Without ``request=``: the context processors (the menu, the inbox badge) would run
+        # once per panel. What a panel's template may need of the request is given instead.
         html = render_to_string(
-            panel.template, {**context, "site": site, "panel": panel}, request=request
+            panel.template,
+            {
+                **context,
+                "site": site,
+                "panel": panel,
+                "user": request.user,
+                "request": request,
+                "csrf_token": get_token(request),
+            },
         )
     except Exception:  # one app's panel must not take the whole page down
         logger.exception("the %s panel of the safety page failed for site %s", panel.name, site.pk)

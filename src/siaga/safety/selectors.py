@@ -9,6 +9,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from siaga.safety.choices import DueKind, EquipmentState
 from siaga.safety.models import Equipment
@@ -60,6 +61,8 @@ class Row:
     dues: list[Due]
     overdue: bool
     due_soon: bool
+    # The page's "record a service" form for this item, where the reader may record one.
+    service_form: Any = None
 
     @property
     def first(self) -> Due | None:
@@ -90,8 +93,6 @@ def due_rows(
 ) -> list[Row]:
     """Overdue and due-within-``within``-days items among ``items``, the most urgent first."""
     window = due_window(within)
-    from django.utils import timezone
-
     # A site's calendar is at most a day ahead of UTC's: the cut keeps everything that may
     # be due, and each row is then judged on its own site's date.
     latest = (now or timezone.now()).date() + dt.timedelta(days=window + 1)

@@ -146,6 +146,9 @@ def equipment_panel(site: Site, user: Any) -> dict[str, Any]:
         (r for r in rows if r.overdue or r.due_soon),
         key=lambda r: (not r.overdue, r.first.days if r.first else 0),
     )
+    if can_service:
+        for r in urgent:
+            r.service_form = _service_form(r.item, today)
     return {
         "today": today,
         "within": within,
@@ -156,9 +159,6 @@ def equipment_panel(site: Site, user: Any) -> dict[str, Any]:
         "can_manage": can_manage,
         "can_service": can_service,
         "add_form": _equipment_form(site) if can_manage else None,
-        "service_forms": {
-            str(r.item.pk): _service_form(r.item, today) for r in urgent if can_service
-        },
     }
 
 
