@@ -13,6 +13,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -38,6 +39,7 @@ from siaga.logistics import services as logistics
 from siaga.notify import services as notify
 from siaga.notify.choices import Channel, MessageState
 from siaga.notify.models import Message
+from siaga.safety import services as safety
 from siaga.sites.models import Site
 from tests.conftest import World
 
@@ -193,9 +195,11 @@ def target(world: World, operator_okut: User) -> Target:
     )
     gate = _gate_traffic(world, operator_okut)
     custody = _custody_traffic(world, operator_okut)
+    equipment = _safety_equipment(world, operator_okut)
     values = {
         **gate.values,
         **custody.values,
+        **equipment.values,
         "site_id": str(site.pk),
         "token_id": str(token.pk),
         "pk": str(authenticator.pk),
@@ -232,9 +236,11 @@ def target(world: World, operator_okut: User) -> Target:
         incident.reference,
         *gate.canaries,
         *custody.canaries,
+        *equipment.canaries,
     ]
     bodies: dict[str, dict[str, Any]] = {
         **custody.bodies,
+        **equipment.bodies,
         "api:create_site": {
             "code": "PPK-16.08.05",
             "name": "Gudang PPK X",
@@ -485,6 +491,74 @@ def _custody_traffic(world: World, operator_okut: User) -> Target:
     return Target(values, canaries, bodies)
 
 
+def _safety_equipment(world: World, operator_okut: User) -> Target:
+    """An expired APAR in hall A of the OKU Timur warehouse (so also its alarm), serviced once."""
+    site = world.warehouse_okut
+    today = timezone.localdate()
+    item = safety.add_equipment(
+        actor=operator_okut,
+        site_id=site.pk,
+        zone_id=world.hall_a_okut.pk,
+        kind="fire_extinguisher",
+        variant="co2",
+        size_kg=Decimal("5"),
+        serial="APAR-WALK-OKUT",
+        location="Samping panel listrik OKU Timur",
+        installed_on=today - dt.timedelta(days=2000),
+        expiry_on=today - dt.timedelta(days=3),
+        next_service_on=today + dt.timedelta(days=30),
+        responsible_id=operator_okut.pk,
+    ).obj
+    safety.record_service(
+        actor=operator_okut,
+        equipment_id=item.pk,
+        performed_on=today,
+        work="inspection",
+        notes="Selang retak OKU Timur",
+        next_service_on=today + dt.timedelta(days=60),
+    )
+    later = (today + dt.timedelta(days=90)).isoformat()
+    service = {
+        "performed_on": today.isoformat(),
+        "work": "inspection",
+        "next_service_on": later,
+    }
+    bodies: dict[str, dict[str, Any]] = {
+        "api:create_equipment": {
+            "site": str(site.pk),
+            "zone": str(world.hall_a_okut.pk),
+            "kind": "fire_extinguisher",
+            "variant": "powder",
+            "size_kg": "6",
+            "installed_on": today.isoformat(),
+            "expiry_on": later,
+            "responsible": operator_okut.pk,
+        },
+        "api:update_equipment": {"state": "out_of_service", "expiry_on": later},
+        "api:record_service": {"id": str(uuid.uuid4()), **service},
+        "safety:index": {"site": str(site.pk)},
+        "safety:add": {
+            "add-id": str(uuid.uuid4()),
+            "add-kind": "smoke_detector",
+            "add-installed_on": today.isoformat(),
+            "add-next_service_on": later,
+            "add-responsible": str(operator_okut.pk),
+        },
+        "safety:equipment": {
+            "change-state": "out_of_service",
+            "change-expiry_on": later,
+            "change-responsible": str(operator_okut.pk),
+        },
+        "safety:service": {
+            "service-id": str(uuid.uuid4()),
+            **{f"service-{k}": v for k, v in service.items()},
+        },
+    }
+    values = {"equipment_id": str(item.pk), "name": "equipment"}
+    canaries = ["APAR-WALK-OKUT", "Samping panel listrik OKU Timur", "Selang retak OKU Timur"]
+    return Target(values, canaries, bodies)
+
+
 def _jpeg() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (32, 24), (30, 90, 160)).save(out, "JPEG")
@@ -669,6 +743,7 @@ def test_users_of_another_kabupaten_see_and_change_nothing_here(
                 "handover_id",
                 "package_code",
                 "discrepancy_id",
+                "equipment_id",
             )
             for p in route.params
         )

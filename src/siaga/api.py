@@ -320,6 +320,7 @@ def register_routers() -> None:
     from siaga.logistics.api import router as logistics_router
     from siaga.notify.api import router as notify_router
     from siaga.regions.api import router as regions_router
+    from siaga.safety.api import router as safety_router
     from siaga.sites.api import router as sites_router
 
     api.add_router("/auth", auth_router)
@@ -335,6 +336,7 @@ def register_routers() -> None:
     api.add_router("/passes", access.passes_router)
     api.add_router("/custody", logistics_router)
     api.add_router("/sites", access.sites_router)
+    api.add_router("/safety", safety_router)
 
 
 register_routers()

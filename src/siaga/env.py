@@ -84,6 +84,20 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return items
 
 
+def env_int_list(name: str, default: list[int], *, minimum: int = 0) -> list[int]:
+    """Comma-separated integers ("30,7"), each at least ``minimum``."""
+    values = []
+    for item in env_list(name, [str(d) for d in default]):
+        try:
+            value = int(item)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not an integer.") from None
+        if value < minimum:
+            raise ImproperlyConfigured(f"{name}: {item!r} must be at least {minimum}.")
+        values.append(value)
+    return values
+
+
 def env_path(name: str, default: Path) -> Path:
     raw = os.environ.get(name)
     path = Path(raw) if raw else default

@@ -18,6 +18,7 @@ from siaga.env import (
     env_file,
     env_float,
     env_int,
+    env_int_list,
     env_list,
     env_path,
     env_str,
@@ -142,6 +143,7 @@ INSTALLED_APPS = [
     "siaga.logistics",
     "siaga.notify",
     "siaga.ops",
+    "siaga.safety",
     "siaga.web",
     "siaga.demo",
     "siaga.accounts.apps.SiagaAdminConfig",  # django.contrib.admin behind the second factor
@@ -161,6 +163,12 @@ INSTALLED_APPS = [
     "django_otp_webauthn",
     "django_tasks_db",
 ]
+
+# Safety equipment (siaga.safety, docs/safety.md): the days before an expiry or service date
+# that its reminders go out, the page's "due soon" window, and how often the worker sweeps.
+SAFETY_REMIND_DAYS = env_int_list("SIAGA_SAFETY_REMIND_DAYS", [30, 7], minimum=0)
+SAFETY_DUE_SOON_DAYS = env_int("SIAGA_SAFETY_DUE_SOON_DAYS", 30, minimum=0)
+SAFETY_SWEEP_SECONDS = env_int("SIAGA_SAFETY_SWEEP_SECONDS", 3600, minimum=10)
 
 # Personal data (siaga.privacy): the look-up by NIK's throttle (per user, counted from the
 # look-up log) and how long each kind of personal data is kept after a record was last used.

@@ -93,10 +93,14 @@ def _seed(world: World) -> dict[str, str]:
         severity="warning",
         message="Kelembapan Gudang B 88%",
     )
+    from siaga.safety.demo import equipment_id, seed
+
+    seed(world.warehouse_okut, sweep=False)
     return {
         "site_id": str(world.warehouse_okut.pk),
         "incident_id": str(incident.pk),
         "alarm_id": str(alarm.pk),
+        "equipment_id": str(equipment_id(world.warehouse_okut, "APAR-01")),
         "code": "16.08",
     }
 

@@ -23,6 +23,8 @@ class Action(models.TextChoices):
     REPORT_INCIDENT = "report_incident", _("report incidents")
     RESPOND_INCIDENT = "respond_incident", _("acknowledge and handle alarms and incidents")
     FILE_FINDING = "file_finding", _("file oversight findings")
+    MANAGE_SAFETY_EQUIPMENT = "manage_safety_equipment", _("record and change safety equipment")
+    SERVICE_SAFETY_EQUIPMENT = "service_safety_equipment", _("record a service of safety equipment")
 
 
 _ALL_BUT_FINDINGS = frozenset(a for a in Action if a != Action.FILE_FINDING)
@@ -37,6 +39,9 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
             Action.OPERATE_GATE,
             Action.REPORT_INCIDENT,
             Action.RESPOND_INCIDENT,
+            # The KPU owns the warehouse and its extinguishers, pumps and lightning rods.
+            Action.MANAGE_SAFETY_EQUIPMENT,
+            Action.SERVICE_SAFETY_EQUIPMENT,
         }
     ),
     Role.KPU_COMMISSIONER: frozenset(
@@ -58,7 +63,14 @@ ROLE_ACTIONS: dict[str, frozenset[str]] = {
         }
     ),
     Role.GUARD: frozenset(
-        {Action.VIEW, Action.OPERATE_GATE, Action.REPORT_INCIDENT, Action.RESPOND_INCIDENT}
+        {
+            Action.VIEW,
+            Action.OPERATE_GATE,
+            Action.REPORT_INCIDENT,
+            Action.RESPOND_INCIDENT,
+            # The guard on patrol checks the extinguishers' gauges and records it.
+            Action.SERVICE_SAFETY_EQUIPMENT,
+        }
     ),
     # Bawaslu reads everything in scope and changes nothing but its own findings.
     Role.BAWASLU_SUPERVISOR: frozenset({Action.VIEW, Action.FILE_FINDING}),

@@ -20,7 +20,7 @@ NAVIGATION: list[tuple[str | None, Any]] = [
     ("access:gate", _("Gate & visitors")),
     ("incidents:list", _("Incidents")),
     ("alarms:console", _("Alarms")),
-    (None, _("Hazards")),
+    ("safety:index", _("Hazards & safety")),
     (None, _("CCTV")),
     (None, _("Inspections")),
     (None, _("TPS & APK")),

@@ -70,6 +70,15 @@ class Command(BaseCommand):
             f"({'built' if logistics.created else 'already built'}, "
             f"{time.monotonic() - logistics_started:.1f} s)."
         )
+        from siaga.safety.demo import seed as seed_safety
+        from siaga.sites.models import Site
+
+        safety = seed_safety(Site.objects.get(code="GUDANG-16.08"))
+        self.stdout.write(
+            f"Safety equipment: {safety.items} items in the OKU Timur warehouse (APARs, smoke "
+            f"detectors, a pump, lightning protection); {safety.alarms} expired APAR alarmed, "
+            f"{safety.reminded} reminders sent."
+        )
         witnessed = witness_demo_ledger()
         if witnessed:
             self.stdout.write(
