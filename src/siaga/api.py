@@ -321,6 +321,7 @@ def register_routers() -> None:
     from siaga.notify.api import router as notify_router
     from siaga.regions.api import router as regions_router
     from siaga.sites.api import router as sites_router
+    from siaga.weather.api import router as weather_router
 
     api.add_router("/auth", auth_router)
     api.add_router("/regions", regions_router)
@@ -335,6 +336,7 @@ def register_routers() -> None:
     api.add_router("/passes", access.passes_router)
     api.add_router("/custody", logistics_router)
     api.add_router("/sites", access.sites_router)
+    api.add_router("/weather", weather_router)
 
 
 register_routers()

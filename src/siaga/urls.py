@@ -86,6 +86,7 @@ urlpatterns = [
     path("privasi/", include("siaga.privacy.views")),
     path("logistik/", include("siaga.logistics.urls")),
     path("notifikasi/", include("siaga.notify.urls")),
+    path("cuaca/", include("siaga.weather.views")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     re_path(r"^api/v1/(?P<rest>.*)$", api_not_found, name="api-not-found"),

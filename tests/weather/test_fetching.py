@@ -21,9 +21,7 @@ from tests.weather.test_cap import BILLION_LAUGHS
 pytestmark = pytest.mark.django_db
 
 
-def test_rss_feed_brings_each_linked_document_and_records_the_404(
-    world: World, bmkg: Bmkg
-) -> None:
+def test_rss_feed_brings_each_linked_document_and_records_the_404(world: World, bmkg: Bmkg) -> None:
     url = bmkg.serve_feed()
     report = services.ingest_source(url, now=NOW)
     assert not report.failed

@@ -109,7 +109,7 @@ class WeatherWarningQuerySet(ScopedQuerySet):
             return self.all()
         above = {code for root in roots for code in covering_codes(root)}
         regions = WarningRegion.objects.filter(
-            subtree_q("region_id", sorted(roots)) | Q(region_id__in=sorted(above))
+            subtree_q("region__code", sorted(roots)) | Q(region_id__in=sorted(above))
         )
         return self.filter(pk__in=regions.values("warning_id"))
 

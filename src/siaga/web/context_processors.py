@@ -21,6 +21,7 @@ NAVIGATION: list[tuple[str | None, Any]] = [
     ("incidents:list", _("Incidents")),
     ("alarms:console", _("Alarms")),
     (None, _("Hazards")),
+    ("weather:warnings", _("Weather warnings")),
     (None, _("CCTV")),
     (None, _("Inspections")),
     (None, _("TPS & APK")),
