@@ -38,7 +38,9 @@ from siaga.notify import services as notify
 from siaga.notify.choices import Channel, MessageState
 from siaga.notify.models import Message
 from siaga.sites.models import Site
+from siaga.weather import services as weather
 from tests.conftest import World
+from tests.weather.conftest import current
 
 pytestmark = pytest.mark.django_db
 
@@ -190,6 +192,7 @@ def target(world: World, operator_okut: User) -> Target:
         severity="major",
         message="Sensor WL-B-01 basah OKU Timur",
     )
+    weather = _weather(world)
     gate = _gate_traffic(world, operator_okut)
     custody = _custody_traffic(world, operator_okut)
     values = {
@@ -215,6 +218,7 @@ def target(world: World, operator_okut: User) -> Target:
         "incident_id": str(incident.pk),
         "photo_id": str(photo.pk),
         "alarm_id": str(leak.pk),
+        **weather.values,
     }
     canaries = [
         "GUDANG-16.08",
@@ -231,6 +235,7 @@ def target(world: World, operator_okut: User) -> Target:
         incident.reference,
         *gate.canaries,
         *custody.canaries,
+        *weather.canaries,
     ]
     bodies: dict[str, dict[str, Any]] = {
         **custody.bodies,
@@ -258,6 +263,7 @@ def target(world: World, operator_okut: User) -> Target:
         "api:link": {"incident": str(incident.pk)},
         "incidents:photo": {"photo": _jpeg()},
         **gate.bodies,
+        **weather.bodies,
     }
     return Target(values, canaries, bodies)
 
@@ -361,6 +367,21 @@ def _gate_traffic(world: World, operator_okut: User) -> Target:
         visit.reference,
     ]
     return Target(values, canaries, bodies)
+
+
+def _weather(world: World) -> Target:
+    """A BMKG heavy-rain warning in force over the OKU Timur warehouse; and, for the ingest
+    route, a well-formed alert of another identifier (a refusal must come from the role)."""
+    sent = timezone.now() - dt.timedelta(minutes=10)
+    okut = current("cap-okut-alert-id.xml", sent=sent)
+    warning = weather.ingest_document(okut).warning
+    assert warning is not None and warning.sites.get().site == world.warehouse_okut
+    other = current("cap-okut-alert-id.xml", sent=sent, suffix="WALK")
+    return Target(
+        values={"warning_id": str(warning.pk)},
+        canaries=[warning.identifier, "Hujan Lebat di Kab. OKU Timur"],
+        bodies={"api:ingest_document": {"document": other.decode(), "source": "walk"}},
+    )
 
 
 def _custody_traffic(world: World, operator_okut: User) -> Target:
@@ -616,6 +637,7 @@ def test_users_of_another_kabupaten_see_and_change_nothing_here(
                 "handover_id",
                 "package_code",
                 "discrepancy_id",
+                "warning_id",
             )
             for p in route.params
         )

@@ -210,6 +210,14 @@ def test_cancel_ends_the_warning_and_says_so(world: World, guard_okut: User) -> 
         "weather.cancelled",
     ]
     assert Entry.objects.filter(kind="weather.warning_cancelled").count() == 1
+    # The Cancel covers no site itself, and concerns the regions of what it cancels.
+    assert not cancel.sites.exists()
+    assert cancel.regions.filter(found_in="reference", region_id="16.08.01.1008").exists()
+    told = inbox(guard_okut)[-1]
+    assert told.rendered("en")[0] == (
+        "[SIAGA] BMKG warning cancelled: Heavy rain, Strong wind, Thunderstorm and lightning "
+        "at Gudang Logistik KPU OKU Timur"
+    )
 
 
 def test_cancel_that_arrives_before_its_alert_ends_it_on_arrival(
@@ -319,3 +327,16 @@ def test_a_bad_document_writes_nothing(world: World) -> None:
         WarningInfo.objects.count(),
         Entry.objects.count(),
     ) == before
+
+
+def test_update_that_no_longer_covers_a_site_says_so(world: World, guard_okut: User) -> None:
+    ingest("cap-okut-alert-id.xml")
+    moved = fixture("cap-okut-update-id.xml").replace(
+        b"-4.2500,104.2700 -4.2500,104.4300 -4.3900,104.4300 -4.3900,104.2700 -4.2500,104.2700",
+        b"-3.9000,104.6000 -3.9000,104.7000 -4.0000,104.7000 -4.0000,104.6000 -3.9000,104.6000",
+    )
+    services.ingest_document(moved, now=datetime(2024, 1, 15, 11, 45, tzinfo=UTC))
+    assert not WarningSite.objects.filter(warning__identifier=UPDATE_ID).exists()
+    assert [m.kind for m in inbox(guard_okut)] == ["weather.in_force", "weather.lifted"]
+    first = WarningSite.objects.get(warning__identifier=ALERT_ID)
+    assert first.ended_notified_at is not None

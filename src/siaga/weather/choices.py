@@ -90,6 +90,7 @@ class FoundIn(models.TextChoices):
     AREA = "area", _("area description")
     TEXT = "text", _("description text")
     SITE = "site", _("a matched site's region")
+    REFERENCE = "reference", _("the warning it updates or cancels")
 
 
 class Freshness(models.TextChoices):

@@ -324,7 +324,7 @@ class WarningRegion(models.Model):
     region = models.ForeignKey(
         "regions.Region", on_delete=models.PROTECT, related_name="+", verbose_name=_("region")
     )
-    found_in = models.CharField(_("found in"), max_length=8, choices=FoundIn.choices)
+    found_in = models.CharField(_("found in"), max_length=10, choices=FoundIn.choices)
 
     class Meta:
         verbose_name = _("warning region")

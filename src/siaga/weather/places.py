@@ -8,6 +8,8 @@ against ``siaga.regions``:
   region follows (``Kab.``, ``Kabupaten``, ``Kota``, ``Kec.``, ``Kecamatan``, ``Provinsi``…);
 - a kabupaten or province is also known by the short form BMKG writes ("OKU Timur" for Ogan
   Komering Ulu Timur, "PALI", "DKI Jakarta"): the initials of its first words;
+- a kind word just before a name picks among regions of that name ("Kab. Muara Enim" is the
+  kabupaten, not its kecamatan Muara Enim; "Kab. Banjar" is not Kota Banjar);
 - the longest name wins where names overlap, so "Belitang II" is not also "Belitang", and
   "OKU Timur" is not also "OKU";
 - a name is looked for only in the provinces the text names (Martapura is a kecamatan of OKU
@@ -54,11 +56,41 @@ KIND_WORDS = frozenset(
 MAX_WORDS = 6
 
 
+# The kind a word just before a name says it is: "Kab. Muara Enim" is the kabupaten, not
+# its kecamatan of the same name.
+KIND_HINTS: dict[str, tuple[str, ...]] = {
+    "kab": ("kabupaten",),
+    "kabupaten": ("kabupaten",),
+    "kota": ("kota",),
+    "kec": ("kecamatan", "distrik"),
+    "kecamatan": ("kecamatan", "distrik"),
+    "distrik": ("kecamatan", "distrik"),
+    "prov": ("provinsi",),
+    "provinsi": ("provinsi",),
+    "propinsi": ("provinsi",),
+}
+
+
+def tokens_of(text: str) -> tuple[list[str], list[str]]:
+    """Lower-case ASCII words with the region-kind words dropped, and beside each word the
+    kind word that came just before it ("" when none)."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    words: list[str] = []
+    hints: list[str] = []
+    pending = ""
+    for token in re.findall(r"[a-z0-9]+", plain.lower()):
+        if token in KIND_WORDS:
+            pending = token
+            continue
+        words.append(token)
+        hints.append(pending)
+        pending = ""
+    return words, hints
+
+
 def words_of(text: str) -> list[str]:
     """Lower-case ASCII words; the region-kind words are dropped."""
-    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    tokens = re.findall(r"[a-z0-9]+", plain.lower())
-    return [t for t in tokens if t not in KIND_WORDS]
+    return tokens_of(text)[0]
 
 
 def normalise(name: str) -> str:
@@ -85,12 +117,13 @@ class Found:
     code: str
     level: int
     name: str
+    kind: str = ""
 
 
-def _index(regions: Iterable[tuple[str, str, int]]) -> dict[str, list[Found]]:
+def _index(regions: Iterable[tuple[str, str, int, str]]) -> dict[str, list[Found]]:
     index: dict[str, list[Found]] = defaultdict(list)
-    for code, name, level in regions:
-        found = Found(code, level, name)
+    for code, name, level, kind in regions:
+        found = Found(code, level, name, kind)
         keys = {normalise(name)}
         if level in (RegionLevel.PROVINSI, RegionLevel.KABUPATEN_KOTA):
             keys |= short_forms(name)
@@ -100,15 +133,19 @@ def _index(regions: Iterable[tuple[str, str, int]]) -> dict[str, list[Found]]:
     return index
 
 
-def _scan(words: list[str], index: dict[str, list[Found]]) -> list[list[Found]]:
-    """Each place named, longest first where names overlap: a list of candidates per name."""
+def _scan(words: list[str], hints: list[str], index: dict[str, list[Found]]) -> list[list[Found]]:
+    """Each place named, longest first where names overlap: a list of candidates per name
+    (only those of the kind a word before it names, when it names one they have)."""
     hits: list[list[Found]] = []
     position = 0
     while position < len(words):
         for size in range(min(MAX_WORDS, len(words) - position), 0, -1):
             key = " ".join(words[position : position + size])
             if key in index:
-                hits.append(index[key])
+                candidates = index[key]
+                kinds = KIND_HINTS.get(hints[position], ())
+                hinted = [f for f in candidates if f.kind in kinds]
+                hits.append(hinted or candidates)
                 position += size
                 break
         else:
@@ -116,26 +153,25 @@ def _scan(words: list[str], index: dict[str, list[Found]]) -> list[list[Found]]:
     return hits
 
 
-def _regions(level: int, prefixes: list[str] | None) -> list[tuple[str, str, int]]:
+def _regions(level: int, prefixes: list[str] | None) -> list[tuple[str, str, int, str]]:
     rows = Region.objects.filter(level=level, active=True)
     if prefixes:
         from siaga.regions.codes import subtree_q
 
         rows = rows.filter(subtree_q("code", prefixes))
-    return list(rows.values_list("code", "name", "level"))
+    return list(rows.values_list("code", "name", "level", "kind"))
 
 
 def find_regions(*texts: str) -> list[Found]:
     """The kecamatan and kabupaten the texts name, as explained above."""
-    words = words_of(" ".join(t for t in texts if t))
+    words, hints = tokens_of(" ".join(t for t in texts if t))
     if not words:
         return []
-    provinces = {
-        f.code for hit in _scan(words, _index(_regions(RegionLevel.PROVINSI, None))) for f in hit
-    }
+    province_index = _index(_regions(RegionLevel.PROVINSI, None))
+    provinces = {f.code for hit in _scan(words, hints, province_index) for f in hit}
     within = sorted(provinces) or None
     lower = _regions(RegionLevel.KABUPATEN_KOTA, within) + _regions(RegionLevel.KECAMATAN, within)
-    hits = _scan(words, _index(lower))
+    hits = _scan(words, hints, _index(lower))
     kabupaten_named = {f.code for hit in hits for f in hit if f.level == RegionLevel.KABUPATEN_KOTA}
     kecamatan: dict[str, Found] = {}
     for hit in hits:
@@ -151,17 +187,19 @@ def find_regions(*texts: str) -> list[Found]:
         for found in candidates:
             kecamatan[found.code] = found
     by_kabupaten = {code.rsplit(".", 1)[0] for code in kecamatan}
-    found_kabupaten = [
-        f
-        for hit in hits
-        for f in hit
-        if f.level == RegionLevel.KABUPATEN_KOTA and f.code not in by_kabupaten
-    ]
+    found_kabupaten: list[Found] = []
+    for hit in hits:
+        candidates = [f for f in hit if f.level == RegionLevel.KABUPATEN_KOTA]
+        if any(f.code in by_kabupaten for f in candidates):
+            continue  # the name is that kabupaten's, whose kecamatan the text lists
+        if len(candidates) > 1 and within is None:
+            continue  # "Banjar" with no province: Kabupaten Banjar or Kota Banjar
+        found_kabupaten.extend(candidates)
     unique = {f.code: f for f in [*kecamatan.values(), *found_kabupaten]}
     return sorted(unique.values(), key=lambda f: f.code)
 
 
 def provinces_named(*texts: str) -> list[str]:
-    words = words_of(" ".join(t for t in texts if t))
+    words, hints = tokens_of(" ".join(t for t in texts if t))
     index = _index(_regions(RegionLevel.PROVINSI, None))
-    return sorted({f.code for hit in _scan(words, index) for f in hit})
+    return sorted({f.code for hit in _scan(words, hints, index) for f in hit})

@@ -109,10 +109,17 @@ def record_alert(
             return _again(existing, alert, digest=digest, source=source, actor=actor)
         warning = _create(alert, digest=digest, source=source, feed=feed, now=now)
         named = _areas_and_regions(warning, alert, hint)
-        matches = match_sites(list(warning.areas.all()), named)
+        # A Cancel covers nothing itself: it ends what it names (whose regions it takes).
+        cancel = alert.msg_type == MsgType.CANCEL
+        matches = [] if cancel else match_sites(list(warning.areas.all()), named)
         covered = _cover(warning, matches)
+        references = _link_references(warning, alert)
         _record_arrival(warning, alert, covered, source=source, digest=digest, actor=actor)
-        ended = _apply_references(warning, alert, actor=actor, now=now)
+        ended = [
+            target.identifier
+            for target in _targets(references)
+            if _end(target, by=warning, actor=actor, now=now)
+        ]
         _apply_earlier_referrers(warning, actor=actor, now=now)
         warning.refresh_from_db()
         notices.activate(warning, now=now)
@@ -230,9 +237,15 @@ def _areas_and_regions(warning: WeatherWarning, alert: cap.Alert, hint: str) -> 
     named: dict[str, places.Found] = {}
     found_in: dict[str, str] = {}
     areas = []
+    seen: dict[str, tuple[list[places.Found], set[str]]] = {}
     for position, area in enumerate(info.areas):
-        found = places.find_regions(area.description, context)
-        in_area = {f.code for f in places.find_regions(area.description, hint)}
+        # Many areas may share one description: each text is read once.
+        if area.description not in seen:
+            seen[area.description] = (
+                places.find_regions(area.description, context),
+                {f.code for f in places.find_regions(area.description, hint)},
+            )
+        found, in_area = seen[area.description]
         for f in found:
             named.setdefault(f.code, f)
             found_in.setdefault(f.code, FoundIn.AREA if f.code in in_area else FoundIn.TEXT)
@@ -365,10 +378,9 @@ def _targets(references: Sequence[Reference]) -> list[WeatherWarning]:
     return [r.target for r in references if r.target is not None]
 
 
-def _apply_references(
-    warning: WeatherWarning, alert: cap.Alert, *, actor: Any, now: datetime
-) -> list[str]:
-    """Link the references, then let an Update replace and a Cancel end what they name."""
+def _link_references(warning: WeatherWarning, alert: cap.Alert) -> list[Reference]:
+    """The references, linked to the warnings they name where known; the warning also
+    concerns the regions of those (a Cancel names no place of its own)."""
     references = []
     for ref in alert.references:
         target = (
@@ -381,11 +393,18 @@ def _apply_references(
                 defaults={"sender": ref.sender, "sent": ref.sent[:60], "target": target},
             )[0]
         )
-    ended = []
-    for target in _targets(references):
-        if _end(target, by=warning, actor=actor, now=now):
-            ended.append(target.identifier)
-    return ended
+    have = set(warning.regions.values_list("region_id", flat=True))
+    inherited = sorted(
+        set(
+            WarningRegion.objects.filter(warning__in=_targets(references))
+            .exclude(region_id__in=have)
+            .values_list("region_id", flat=True)
+        )
+    )
+    WarningRegion.objects.bulk_create(
+        [WarningRegion(warning=warning, region_id=c, found_in=FoundIn.REFERENCE) for c in inherited]
+    )
+    return references
 
 
 def _apply_earlier_referrers(warning: WeatherWarning, *, actor: Any, now: datetime) -> None:

@@ -8,6 +8,7 @@ Every message is a ``siaga.core.i18n`` tree, rendered in each recipient's langua
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +27,8 @@ from siaga.weather.choices import SEVERITY_RANK, Certainty, Hazard, Severity, Ur
 from siaga.weather.models import WarningSite, WeatherWarning
 from siaga.weather.signals import warning_in_force
 from siaga.weather.steps import steps_text
+
+logger = logging.getLogger("siaga.weather")
 
 # The people who act on a warning at a site: the guards there, and those who own the logistics.
 RECIPIENT_ROLES = (Role.GUARD, Role.KPU_OPERATOR)
@@ -202,7 +205,10 @@ def activate_due(now: datetime | None = None) -> int:
     )
     done = 0
     for warning_id in list(due):
-        with transaction.atomic():
-            warning = WeatherWarning.objects.select_for_update().get(pk=warning_id)
-            done += activate(warning, now=now)
+        try:
+            with transaction.atomic():
+                warning = WeatherWarning.objects.select_for_update().get(pk=warning_id)
+                done += activate(warning, now=now)
+        except Exception:  # one warning's fault (a hook's, say) never holds back the others
+            logger.exception("weather warning %s could not be brought into force", warning_id)
     return done
