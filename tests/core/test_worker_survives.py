@@ -327,6 +327,7 @@ def test_every_declared_job_and_loop_names_a_callable() -> None:
         "alarms.remind",
         "access.sweep",
         "ops.watch",
+        "weather.poll",
         "privacy.purge",
         "notify.delivery",
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from siaga.accounts.models import User
+from siaga.sites.models import Site
 from siaga.weather import panel, services
 from siaga.weather.models import Feed, WarningSite, WeatherWarning
 from tests.conftest import World
@@ -174,3 +176,32 @@ def test_api_feeds_say_their_freshness(
     assert feed["polled"] is True
     assert feed["freshness"] == "stale"  # BMKG's feed of 15 January 2024
     assert feed["problems"] == {"source_not_found": 1}
+
+
+def test_a_warning_over_many_sites_lists_the_first_and_counts_them(
+    client_for: Any, world: World, guard_okut: User
+) -> None:
+    Site.objects.bulk_create(
+        Site(
+            code=f"TPS-16.08.01.1008-{n:03d}",
+            name=f"TPS {n:03d} Pasar Martapura",
+            kind="tps",
+            region_id="16.08.01.1008",
+            owner_unit=world.warehouse_okut.owner_unit,
+            latitude=Decimal("-4.300000") + Decimal(n) / 10000,
+            longitude=Decimal("104.300000"),
+            voters=250,
+        )
+        for n in range(40)
+    )
+    sent = timezone.now() - timedelta(minutes=10)
+    outcome = services.ingest_document(current("cap-okut-alert-id.xml", sent=sent))
+    assert outcome.sites == 41
+    client = client_for(guard_okut)
+    client.post("/i18n/setlang/", {"language": "en"})
+    page = client.get("/cuaca/").content.decode()
+    assert "(41 sites in all)" in page
+    # The first 30 by name: the warehouse and 29 TPS.
+    assert page.count("Pasar Martapura</a>") == 29
+    body = client.get("/api/v1/weather/warnings").json()
+    assert (body["items"][0]["sites_count"], len(body["items"][0]["sites"])) == (41, 41)

@@ -22,6 +22,7 @@ from siaga.weather.steps import translated_steps
 
 router = Router(tags=["weather"])
 DOCUMENT_MAX = 5 * 1024 * 1024
+SITES_LISTED = 100  # per warning in a list; GET /warnings/{id} lists them all
 
 
 class CoveredOut(Schema):
@@ -69,7 +70,8 @@ class WarningOut(Schema):
     expires_stated: bool
     languages: list[str]
     regions: list[str]
-    sites: list[CoveredOut]
+    sites_count: int = Field(description="the sites in your scope it covers")
+    sites: list[CoveredOut] = Field(description="in a list, the first 100 of them")
 
 
 class AreaOut(Schema):
@@ -139,7 +141,9 @@ def _iso(moment: datetime | None) -> str:
     return moment.isoformat() if moment else ""
 
 
-def _out(warning: WeatherWarning, covered: list[WarningSite], now: datetime) -> dict[str, Any]:
+def _out(
+    warning: WeatherWarning, covered: list[WarningSite], now: datetime, count: int
+) -> dict[str, Any]:
     info = warning.info()
     return {
         "id": warning.pk,
@@ -161,6 +165,7 @@ def _out(warning: WeatherWarning, covered: list[WarningSite], now: datetime) -> 
         "expires_stated": warning.expires_stated,
         "languages": sorted(i.language for i in warning.infos.all()),
         "regions": sorted(warning.regions.values_list("region_id", flat=True)),
+        "sites_count": count,
         "sites": covered,
     }
 
@@ -184,12 +189,16 @@ def list_warnings(request: HttpRequest, filters: Query[WarningFilter]) -> dict[s
     warnings = warnings.distinct().order_by("-sent")
     window = list(warnings[filters.offset : filters.offset + filters.limit])
     coverage: dict[Any, list[WarningSite]] = {}
+    counts: dict[Any, int] = {}
     for covered in selectors.visible_coverage(user).filter(warning__in=[w.pk for w in window]):
-        coverage.setdefault(covered.warning_id, []).append(covered)
+        counts[covered.warning_id] = counts.get(covered.warning_id, 0) + 1
+        listed = coverage.setdefault(covered.warning_id, [])
+        if len(listed) < SITES_LISTED:
+            listed.append(covered)
     return {
         "count": warnings.count(),
         "feeds": selectors.feed_status(now).as_dict(),
-        "items": [_out(w, coverage.get(w.pk, []), now) for w in window],
+        "items": [_out(w, coverage.get(w.pk, []), now, counts.get(w.pk, 0)) for w in window],
     }
 
 
@@ -209,7 +218,7 @@ def get_warning(request: HttpRequest, warning_id: uuid.UUID) -> dict[str, Any]:
             detail={"warning": str(warning_id)},
         )
     covered = list(selectors.visible_coverage(user).filter(warning=warning))
-    return _out(warning, covered, timezone.now()) | {
+    return _out(warning, covered, timezone.now(), len(covered)) | {
         "infos": list(warning.infos.all()),
         "areas": list(warning.areas.all()),
         "steps": translated_steps(warning.hazards),

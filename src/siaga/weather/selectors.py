@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 from django.utils import timezone
 
 from siaga.accounts.permissions import Action
@@ -78,19 +78,33 @@ def visible_coverage(user: Any) -> QuerySet[WarningSite]:
     return WarningSite.objects.for_user(user, Action.VIEW).select_related("site", "site__region")
 
 
+SITES_SHOWN = 30
+
+
 def in_force(user: Any, now: datetime | None = None) -> list[WeatherWarning]:
-    """Warnings in force in the user's scope, worst first, each with ``covered``: its sites
-    that the user may see."""
+    """Warnings in force in the user's scope, worst first, each with ``covered``: the first
+    of its sites that the user may see, and ``covered_count``: how many they are."""
     now = now or timezone.now()
     warnings = list(
         visible_warnings(user)
         .in_force(now)
         .prefetch_related(
             Prefetch(
-                "sites", queryset=visible_coverage(user).order_by("site__name"), to_attr="covered"
+                "sites",
+                queryset=visible_coverage(user).order_by("site__name")[:SITES_SHOWN],
+                to_attr="covered",
             )
         )
     )
+    counts = dict(
+        visible_coverage(user)
+        .filter(warning__in=[w.pk for w in warnings])
+        .values_list("warning")
+        .annotate(n=Count("id"))
+        .values_list("warning", "n")
+    )
+    for warning in warnings:
+        warning.covered_count = counts.get(warning.pk, 0)
     return sorted(warnings, key=lambda w: (-w.severity_rank, w.expires))
 
 

@@ -17,6 +17,8 @@ from siaga.weather import selectors
 from siaga.weather.outline import outline
 from siaga.weather.steps import translated_steps
 
+SITES_SHOWN = 200  # a warning over a whole kabupaten covers thousands of TPS
+
 
 @login_required
 @require_GET
@@ -47,7 +49,8 @@ def detail(request: HttpRequest, warning_id: uuid.UUID) -> HttpResponse:
     )
     if warning is None:
         raise Http404
-    covered = list(selectors.visible_coverage(user).filter(warning=warning).order_by("site__name"))
+    coverage = selectors.visible_coverage(user).filter(warning=warning).order_by("site__name")
+    covered = list(coverage[:SITES_SHOWN])
     areas = list(warning.areas.all())
     return render(
         request,
@@ -59,6 +62,7 @@ def detail(request: HttpRequest, warning_id: uuid.UUID) -> HttpResponse:
             "expired": warning.is_expired(now),
             "steps": translated_steps(warning.hazards),
             "covered_sites": covered,
+            "covered_count": coverage.count() if len(covered) == SITES_SHOWN else len(covered),
             "areas": areas,
             "outline": outline(areas, [c.site for c in covered]),
             "references": list(warning.references.select_related("target")),
