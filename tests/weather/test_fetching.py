@@ -14,6 +14,7 @@ from django.test import override_settings
 from siaga.core.jobs import periodic_jobs
 from siaga.weather import services
 from siaga.weather.models import Feed, WarningSite, WeatherWarning
+from siaga.weather.signals import warning_in_force
 from tests.conftest import World
 from tests.weather.conftest import ALERT_ID, FIXTURES, NOW, Bmkg, fixture
 from tests.weather.test_cap import BILLION_LAUGHS
@@ -140,3 +141,27 @@ def test_the_worker_polls_the_configured_feeds(world: World, bmkg: Bmkg) -> None
     with override_settings(WEATHER_FEEDS=[url]):
         services.poll(now=NOW)
     assert list(Feed.objects.filter(polled=True).values_list("source", flat=True)) == [url]
+
+
+def test_a_failing_hook_fails_that_document_only_and_is_counted(world: World, bmkg: Bmkg) -> None:
+    def broken(sender: object, **kwargs: object) -> None:
+        raise RuntimeError("checklist store down")
+
+    url = bmkg.serve_feed()
+    warning_in_force.connect(broken, dispatch_uid="test-broken")
+    try:
+        report = services.ingest_source(url, now=NOW)
+    finally:
+        warning_in_force.disconnect(dispatch_uid="test-broken")
+    # Both language documents failed with the hook (nothing of them written); the feed says so.
+    assert report.outcomes == []
+    assert WeatherWarning.objects.count() == 0
+    assert Feed.objects.get(source=url).problem_counts == {
+        "internal_error": 2,
+        "source_not_found": 1,
+    }
+    # The next round, the hook mended, brings the warning in.
+    assert [o.result for o in services.ingest_source(url, now=NOW).outcomes] == [
+        "created",
+        "language_added",
+    ]

@@ -230,8 +230,11 @@ def get_warning(request: HttpRequest, warning_id: uuid.UUID) -> dict[str, Any]:
 
 @router.get("/feeds", response={200: list[FeedOut]}, summary="BMKG feeds and their freshness")
 def list_feeds(request: HttpRequest) -> list[dict[str, Any]]:
-    actor_of(request)
+    """The polled feeds (national configuration, the same for everyone); a superuser also sees
+    the sources ingested by hand (file paths on the server among them)."""
+    user = actor_of(request)
     now = timezone.now()
+    feeds = Feed.objects.all() if user.is_superuser else Feed.objects.filter(polled=True)
     return [
         {
             "source": feed.source,
@@ -245,7 +248,7 @@ def list_feeds(request: HttpRequest) -> list[dict[str, Any]]:
             "last_error_at": feed.last_error_at,
             "problems": feed.problem_counts,
         }
-        for feed in Feed.objects.all()
+        for feed in feeds
     ]
 
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -22,6 +22,7 @@ from siaga.accounts.models import Membership, User
 from siaga.core import i18n
 from siaga.notify import services as notify
 from siaga.regions.codes import covering_codes, level_of
+from siaga.sites.choices import SiteKind
 from siaga.sites.models import Site
 from siaga.weather.choices import SEVERITY_RANK, Certainty, Hazard, Severity, Urgency
 from siaga.weather.models import WarningSite, WeatherWarning
@@ -32,6 +33,13 @@ logger = logging.getLogger("siaga.weather")
 
 # The people who act on a warning at a site: the guards there, and those who own the logistics.
 RECIPIENT_ROLES = (Role.GUARD, Role.KPU_OPERATOR)
+# Warehouses, then PPK and PPS stores, then TPS: the first message of a group (the one a
+# person sees, with the count of the others) names where most logistics lie.
+STORES_FIRST = Case(
+    *(When(site__kind=kind, then=Value(rank)) for rank, kind in enumerate(SiteKind.values)),
+    default=Value(99),
+    output_field=IntegerField(),
+)
 
 
 def recipients(site: Site) -> QuerySet[User]:
@@ -87,15 +95,25 @@ def _body(warning: WeatherWarning, step: str) -> i18n.Text:
     )
 
 
-def tell(covered: WarningSite, warning: WeatherWarning, step: str) -> int:
-    """One message per recipient (and their endpoints), idempotent per warning × site × step."""
+def tell(
+    covered: WarningSite,
+    warning: WeatherWarning,
+    step: str,
+    people: dict[str, list[User]] | None = None,
+) -> int:
+    """One message per recipient (and their endpoints), idempotent per warning × site × step.
+    ``people`` caches the recipients by region over many sites of one warning."""
     site = covered.site
     title = i18n.text(
         TITLES[step], hazards=_hazards(warning), site=site.name, until=_until(warning)
     )
     body = _body(warning, step)
     told = 0
-    for user in recipients(site):
+    if people is None:
+        people = {}
+    if site.region_id not in people:
+        people[site.region_id] = list(recipients(site))
+    for user in people[site.region_id]:
         notify.notify_user(
             user,
             kind=f"weather.{step}",
@@ -135,21 +153,23 @@ def activate(warning: WeatherWarning, *, now: datetime | None = None) -> int:
     if not warning.is_in_force(now):
         return 0
     done = 0
+    people: dict[str, list[User]] = {}
     pending = (
         WarningSite.objects.select_for_update()
         .select_related("site")
         .filter(warning=warning, activated_at__isnull=True)
+        .order_by(STORES_FIRST, "site__name")
     )
     for covered in pending:
         before = _previous_coverage(warning, covered.site_id)
         covered.activated_at = now
         if before is None:
-            tell(covered, warning, "in_force")
+            tell(covered, warning, "in_force", people)
             covered.notified_severity, covered.notified_at = warning.severity, now
         elif warning.severity_rank > SEVERITY_RANK.get(
             Severity(before.notified_severity or "Unknown"), 0
         ):
-            tell(covered, warning, "escalated")
+            tell(covered, warning, "escalated", people)
             covered.notified_severity, covered.notified_at = warning.severity, now
         else:
             covered.notified_severity = before.notified_severity
@@ -182,12 +202,14 @@ def tell_ended(
         WarningSite.objects.select_for_update()
         .select_related("site")
         .filter(warning=warning, notified_at__isnull=False, ended_notified_at__isnull=True)
+        .order_by(STORES_FIRST, "site__name")
     )
     done = 0
+    people: dict[str, list[User]] = {}
     for covered in reached:
         if keep is not None and covered.site_id in keep:
             continue
-        tell(covered, warning, step)
+        tell(covered, warning, step, people)
         covered.ended_notified_at = now
         covered.save(update_fields=["ended_notified_at", "updated_at"])
         done += 1
