@@ -67,6 +67,8 @@ WORKER_FORGET_SECONDS = env_int("SIAGA_WORKER_FORGET_SECONDS", 3600, minimum=60)
 READY_MIN_FREE_MB = env_int("SIAGA_READY_MIN_FREE_MB", 200, minimum=0)
 READY_OUTBOX_MAX_AGE_SECONDS = env_int("SIAGA_READY_OUTBOX_MAX_AGE_SECONDS", 600, minimum=10)
 OPS_WATCH_SECONDS = env_int("SIAGA_OPS_WATCH_SECONDS", 60, minimum=1)
+METRICS_TOKEN = env_str("SIAGA_METRICS_TOKEN", "")
+
 # Weather warnings (siaga.weather): BMKG's RSS feeds or CAP documents to poll, how often, when
 # a feed counts as stale, and the limits on what is fetched.
 WEATHER_FEEDS = env_list("SIAGA_WEATHER_FEEDS", [])
@@ -75,7 +77,6 @@ WEATHER_STALE_HOURS = env_int("SIAGA_WEATHER_STALE_HOURS", 24, minimum=1)
 WEATHER_FETCH_TIMEOUT_SECONDS = env_float("SIAGA_WEATHER_FETCH_TIMEOUT_SECONDS", 20.0, minimum=1.0)
 WEATHER_MAX_BYTES = env_int("SIAGA_WEATHER_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
 WEATHER_DEFAULT_HOURS = env_int("SIAGA_WEATHER_DEFAULT_HOURS", 6, minimum=1)
-METRICS_TOKEN = env_str("SIAGA_METRICS_TOKEN", "")
 
 # Notifications (notify): where links in messages point, the outbox's delivery loop, channels.
 PUBLIC_URL = env_url("SIAGA_PUBLIC_URL", "http://127.0.0.1:8000")
