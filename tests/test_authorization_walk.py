@@ -41,7 +41,9 @@ from siaga.notify.choices import Channel, MessageState
 from siaga.notify.models import Message
 from siaga.safety import services as safety
 from siaga.sites.models import Site
+from siaga.weather import services as weather
 from tests.conftest import World
+from tests.weather.conftest import current
 
 pytestmark = pytest.mark.django_db
 
@@ -193,6 +195,7 @@ def target(world: World, operator_okut: User) -> Target:
         severity="major",
         message="Sensor WL-B-01 basah OKU Timur",
     )
+    weather = _weather(world)
     gate = _gate_traffic(world, operator_okut)
     custody = _custody_traffic(world, operator_okut)
     equipment = _safety_equipment(world, operator_okut)
@@ -220,6 +223,7 @@ def target(world: World, operator_okut: User) -> Target:
         "incident_id": str(incident.pk),
         "photo_id": str(photo.pk),
         "alarm_id": str(leak.pk),
+        **weather.values,
     }
     canaries = [
         "GUDANG-16.08",
@@ -237,6 +241,7 @@ def target(world: World, operator_okut: User) -> Target:
         *gate.canaries,
         *custody.canaries,
         *equipment.canaries,
+        *weather.canaries,
     ]
     bodies: dict[str, dict[str, Any]] = {
         **custody.bodies,
@@ -265,6 +270,7 @@ def target(world: World, operator_okut: User) -> Target:
         "api:link": {"incident": str(incident.pk)},
         "incidents:photo": {"photo": _jpeg()},
         **gate.bodies,
+        **weather.bodies,
     }
     return Target(values, canaries, bodies)
 
@@ -368,6 +374,21 @@ def _gate_traffic(world: World, operator_okut: User) -> Target:
         visit.reference,
     ]
     return Target(values, canaries, bodies)
+
+
+def _weather(world: World) -> Target:
+    """A BMKG heavy-rain warning in force over the OKU Timur warehouse; and, for the ingest
+    route, a well-formed alert of another identifier (a refusal must come from the role)."""
+    sent = timezone.now() - dt.timedelta(minutes=10)
+    okut = current("cap-okut-alert-id.xml", sent=sent)
+    warning = weather.ingest_document(okut).warning
+    assert warning is not None and warning.sites.get().site == world.warehouse_okut
+    other = current("cap-okut-alert-id.xml", sent=sent, suffix="WALK")
+    return Target(
+        values={"warning_id": str(warning.pk)},
+        canaries=[warning.identifier, "Hujan Lebat di Kab. OKU Timur"],
+        bodies={"api:ingest_document": {"document": other.decode(), "source": "walk"}},
+    )
 
 
 def _custody_traffic(world: World, operator_okut: User) -> Target:
@@ -744,6 +765,7 @@ def test_users_of_another_kabupaten_see_and_change_nothing_here(
                 "package_code",
                 "discrepancy_id",
                 "equipment_id",
+                "warning_id",
             )
             for p in route.params
         )

@@ -322,6 +322,7 @@ def register_routers() -> None:
     from siaga.regions.api import router as regions_router
     from siaga.safety.api import router as safety_router
     from siaga.sites.api import router as sites_router
+    from siaga.weather.api import router as weather_router
 
     api.add_router("/auth", auth_router)
     api.add_router("/regions", regions_router)
@@ -337,6 +338,7 @@ def register_routers() -> None:
     api.add_router("/custody", logistics_router)
     api.add_router("/sites", access.sites_router)
     api.add_router("/safety", safety_router)
+    api.add_router("/weather", weather_router)
 
 
 register_routers()

@@ -81,6 +81,15 @@ METRICS_DIR = env_path(
     else SIAGA_HOME / "metrics",
 )
 
+# Weather warnings (siaga.weather): BMKG's RSS feeds or CAP documents to poll, how often, when
+# a feed counts as stale, and the limits on what is fetched.
+WEATHER_FEEDS = env_list("SIAGA_WEATHER_FEEDS", [])
+WEATHER_FETCH_SECONDS = env_int("SIAGA_WEATHER_FETCH_SECONDS", 600, minimum=30)
+WEATHER_STALE_HOURS = env_int("SIAGA_WEATHER_STALE_HOURS", 24, minimum=1)
+WEATHER_FETCH_TIMEOUT_SECONDS = env_float("SIAGA_WEATHER_FETCH_TIMEOUT_SECONDS", 20.0, minimum=1.0)
+WEATHER_MAX_BYTES = env_int("SIAGA_WEATHER_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
+WEATHER_DEFAULT_HOURS = env_int("SIAGA_WEATHER_DEFAULT_HOURS", 6, minimum=1)
+
 # Notifications (notify): where links in messages point, the outbox's delivery loop, channels.
 PUBLIC_URL = env_url("SIAGA_PUBLIC_URL", "http://127.0.0.1:8000")
 NOTIFY_GROUP_WINDOW_SECONDS = env_int("SIAGA_NOTIFY_GROUP_WINDOW_SECONDS", 300, minimum=0)
@@ -144,6 +153,7 @@ INSTALLED_APPS = [
     "siaga.notify",
     "siaga.ops",
     "siaga.safety",
+    "siaga.weather",
     "siaga.web",
     "siaga.demo",
     "siaga.accounts.apps.SiagaAdminConfig",  # django.contrib.admin behind the second factor

@@ -87,6 +87,7 @@ urlpatterns = [
     path("logistik/", include("siaga.logistics.urls")),
     path("notifikasi/", include("siaga.notify.urls")),
     path("keselamatan/", include("siaga.safety.views")),
+    path("cuaca/", include("siaga.weather.views")),
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     re_path(r"^api/v1/(?P<rest>.*)$", api_not_found, name="api-not-found"),

@@ -328,6 +328,7 @@ def test_every_declared_job_and_loop_names_a_callable() -> None:
         "access.sweep",
         "ops.watch",
         "safety.sweep",
+        "weather.poll",
         "privacy.purge",
         "notify.delivery",
     ]

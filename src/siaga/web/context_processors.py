@@ -21,6 +21,7 @@ NAVIGATION: list[tuple[str | None, Any]] = [
     ("incidents:list", _("Incidents")),
     ("alarms:console", _("Alarms")),
     ("safety:index", _("Hazards & safety")),
+    ("weather:warnings", _("Weather warnings")),
     (None, _("CCTV")),
     (None, _("Inspections")),
     (None, _("TPS & APK")),

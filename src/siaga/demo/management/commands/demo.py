@@ -23,6 +23,7 @@ from siaga.demo.logistics import build_logistics
 from siaga.demo.world import build_world, demo_second_factor_accounts, witness_demo_ledger
 from siaga.regions.models import Region
 from siaga.regions.services import load_regions
+from siaga.weather import demo as weather_demo
 
 
 class Command(BaseCommand):
@@ -55,6 +56,12 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Incident {night.incident.reference}: last night's roof leak in Gudang B, "
             "escalated to the Kabag Ops and the KPU chair before the commissioner answered."
+        )
+        weather = weather_demo.seed()
+        self.stdout.write(
+            "Weather: BMKG warns of heavy rain over Martapura (OKU Timur); the warehouse's "
+            "guards and operators have the preventive steps"
+            + (f" ({weather.sites} sites covered)." if weather else " (already in force).")
         )
         gate_started = time.monotonic()
         gate_day = build_gate_day()
