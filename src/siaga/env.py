@@ -141,7 +141,9 @@ def env_database(name: str, home: Path) -> dict[str, object]:
         raise ImproperlyConfigured(f"{name}={url!r} is not a database URL: {exc}") from None
     engine = str(config.get("ENGINE", ""))
     if engine == "django.db.backends.sqlite3":
-        config["CONN_MAX_AGE"] = 0
+        # Kept open between requests, as on PostgreSQL: opening a SQLite file and running its
+        # PRAGMAs cost more than a whole authenticated request. A file put in its place (a
+        # restore, a copy put back) is noticed at the next request (siaga.core.files).
         # FULL: a commit is on the disk before the client is told (NORMAL in WAL mode may lose
         # the last commits to a power cut or an OS crash). SIAGA_SQLITE_SYNCHRONOUS=NORMAL
         # trades that for speed; bench/gate.py and bench/custody.py print the cost.

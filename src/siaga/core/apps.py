@@ -15,8 +15,10 @@ class CoreConfig(AppConfig):
     periodic_jobs = [Periodic("core.backup", "siaga.core.backup.backup_if_due", 60)]
 
     def ready(self) -> None:
+        from django.core.signals import request_started
         from django.db.backends.signals import connection_created
 
-        from siaga.core.files import sqlite_owner_only
+        from siaga.core.files import sqlite_file_replaced, sqlite_owner_only
 
         connection_created.connect(sqlite_owner_only, dispatch_uid="siaga.sqlite_owner_only")
+        request_started.connect(sqlite_file_replaced, dispatch_uid="siaga.sqlite_file_replaced")

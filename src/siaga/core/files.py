@@ -17,6 +17,11 @@ def sqlite_owner_only(sender: Any, connection: Any, **kwargs: Any) -> None:
     name = str(connection.settings_dict.get("NAME") or "")
     if not name or name == ":memory:" or name.startswith("file:"):
         return
+    try:
+        # Which file this connection opened: a file put in its place is another inode.
+        connection.siaga_inode = os.stat(name).st_ino
+    except FileNotFoundError:
+        connection.siaga_inode = None
     for path in (name, f"{name}-wal", f"{name}-shm"):
         try:
             mode = stat.S_IMODE(os.stat(path).st_mode)
@@ -24,3 +29,22 @@ def sqlite_owner_only(sender: Any, connection: Any, **kwargs: Any) -> None:
             continue
         if mode & 0o077:
             os.chmod(path, mode & 0o700)
+
+
+def sqlite_file_replaced(sender: Any, **kwargs: Any) -> None:
+    """At the start of a request: a kept SQLite connection whose file was replaced (restored,
+    put back, moved away) still reads and writes the old file; close it, so that the request
+    opens the file that is there now."""
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        if connection.vendor != "sqlite" or connection.connection is None:
+            continue
+        name = str(connection.settings_dict.get("NAME") or "")
+        opened = getattr(connection, "siaga_inode", None)
+        try:
+            now = os.stat(name).st_ino
+        except OSError:
+            now = None
+        if opened is not None and now != opened:
+            connection.close()
