@@ -45,7 +45,7 @@ from siaga.access.services.passes import (
 )
 from siaga.access.services.visitors import (
     _refuse_watchlisted,
-    listing_of,
+    is_listed,
 )
 from siaga.accounts.models import User
 from siaga.accounts.permissions import Action
@@ -98,7 +98,8 @@ def _credential_columns(model: type[Visit] | type[StandingPass]) -> tuple[Column
     if name not in _CREDENTIAL_COLUMNS:
         _CREDENTIAL_COLUMNS[name] = (
             Columns(model, "c"),
-            Columns(Visitor, "v", leave_out=["photo", "phone"]),
+            # The phone is in the gate's answer (VisitorOut): read here, not by a second query.
+            Columns(Visitor, "v", leave_out=["photo"]),
             Columns(Site, "s"),
             Columns(SiteRules, "r"),
         )
@@ -421,7 +422,7 @@ def check_in(
     zone, allowed = _zone_for(visit, issued, site, zone_id)
     visitor = credential.visitor
     # A listing in any region holds at every gate.
-    if visitor.watchlisted or listing_of(visitor.person_id) is not None:
+    if visitor.watchlisted or is_listed(visitor.person_id):
         _refuse_watchlisted(actor, visitor, site, zone, now, "check_in")
     if visit is not None:
         _check_visit(visit, site, now)

@@ -7,7 +7,7 @@ import uuid
 from typing import IO
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -120,6 +120,19 @@ def _upsert_visitor(
         visitor.save(update_fields=[*changed, "updated_at"])
         VisitorChange.objects.bulk_create(history)
     return visitor, False
+
+
+def is_listed(person_id: uuid.UUID) -> bool:
+    """Whether any region's record puts the person on the watchlist: asked at every scan, so
+    one plain indexed query (the ORM's compiling of ``.exists()`` cost more than running it)."""
+    field = Visitor._meta.get_field("person")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'SELECT 1 FROM "{Visitor._meta.db_table}" '  # noqa: S608 - names from the model
+            f'WHERE "{field.column}" = %s AND "watchlisted" LIMIT 1',
+            [field.get_db_prep_value(person_id, connection)],
+        )
+        return cursor.fetchone() is not None
 
 
 def listing_of(person_id: uuid.UUID) -> Visitor | None:
