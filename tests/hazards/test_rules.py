@@ -135,10 +135,10 @@ def test_a_bouncing_door_counts_once_it_holds_and_only_while_the_zone_is_locked(
     hall: Hall, world: World
 ) -> None:
     t = timezone.now() - timedelta(minutes=1)
-    z2m = lambda contact, s: {
-        "contact": contact,
-        "last_seen": (t + timedelta(seconds=s)).isoformat(),
-    }  # noqa: E731
+
+    def z2m(contact: bool, seconds: float) -> dict[str, Any]:
+        return {"contact": contact, "last_seen": (t + timedelta(seconds=seconds)).isoformat()}
+
     send(hall.door, None, t, raw=z2m(True, 0))  # closed
     # The reed switch bounces: open, closed, open, closed, open within half a second.
     for i, contact in enumerate([False, True, False, True, False]):
