@@ -213,3 +213,11 @@ def test_a_fault_in_one_message_does_not_lose_the_others(
     assert list(Reading.objects.values_list("sensor__device_id", flat=True)) == ["HUM-A-01"]
     assert counters() == {("TMP-A-01", "reading_failed"): 1}
     assert RuleState.objects.filter(rule__sensor=hall.temperature, points__len__gt=0).count() == 0
+
+
+def test_rejections_are_exported_to_prometheus(hall: Hall, settings: Any) -> None:
+    post(hall.token, [reading("HUM-A-01", 150), reading("HUM-A-01", 150)])
+    settings.METRICS_TOKEN = "s3cret-token"
+    text = Client().get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-token").content.decode()
+    line = 'siaga_hazards_rejected_messages_total{channel="http",code="reading_out_of_range"} 2.0'
+    assert line in text

@@ -27,7 +27,7 @@ from urllib.parse import unquote, urlsplit
 import paho.mqtt.client as mqtt
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
@@ -184,7 +184,7 @@ class Subscriber:
         finally:
             self.client.disconnect()
             self.client.loop_stop()
-            close_old_connections()
+            _forget_connection()
 
     def _collect(self, stop: threading.Event) -> list[mqtt.MQTTMessage]:
         try:
@@ -233,7 +233,7 @@ class Subscriber:
                 # Not acknowledged: the broker keeps these until they are written.
                 self.stats.retries += 1
                 logger.exception("the database refused a batch of %s readings", len(batch))
-                close_old_connections()
+                _forget_connection()
                 if stop.wait(wait):
                     return
                 wait = min(wait * 2, 10.0)
@@ -250,6 +250,13 @@ class Subscriber:
                 self.stats.duplicates += 1
             else:
                 self.stats.rejected += 1
+
+
+def _forget_connection() -> None:
+    """A broken connection is opened afresh next time (never the caller's open transaction:
+    a test runs the subscriber inside one)."""
+    if not connection.in_atomic_block:
+        close_old_connections()
 
 
 def run_until(stop: threading.Event) -> None:
