@@ -25,7 +25,7 @@ from siaga.core.schemas import ErrorOut
 from siaga.hazards import selectors, services
 from siaga.hazards.choices import Channel, PayloadFormat, RejectCode, SensorKind
 from siaga.hazards.models import DeviceToken, HourlyAggregate, Reading, RejectCounter, Sensor
-from siaga.hazards.services.ingest import Message, count_rejection, summarize
+from siaga.hazards.services.ingestion import Message, count_rejection, summarize
 from siaga.sites.models import Site
 
 router = Router(tags=["hazards"])

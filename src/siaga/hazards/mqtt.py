@@ -7,7 +7,7 @@ for it (Mosquitto: up to ``max_queued_messages``, 1000 by default), and hands it
 is back. Messages are collected for a few milliseconds, ingested in one transaction
 (``services.ingest``), and acknowledged only after the commit: a crash between the two means a
 redelivery, which the readings' keys turn into counted duplicates, never a loss. After the
-broker restarts it reconnects with backoff (paho's, up to SIAGA_MQTT_RECONNECT_MAX_SECONDS).
+broker restarts it reconnects with backoff (up to SIAGA_MQTT_RECONNECT_MAX_SECONDS).
 
 A bad message is counted and acknowledged (it would never get better); a database that cannot
 be written (locked, full, gone) holds the batch, unacknowledged, and tries again.
@@ -16,7 +16,7 @@ be written (locked, full, gone) holds the batch, unacknowledged, and tries again
 from __future__ import annotations
 
 import logging
-import queue
+import select
 import ssl
 import threading
 import time
@@ -35,7 +35,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from siaga.hazards.choices import Channel, RejectCode
-from siaga.hazards.services.ingest import Message, count_rejection, ingest
+from siaga.hazards.services.ingestion import Message, count_rejection, ingest
 
 logger = logging.getLogger("siaga.hazards.mqtt")
 
@@ -98,7 +98,7 @@ class Subscriber:
         self.prefix = (prefix or settings.MQTT_TOPIC_PREFIX).strip("/")
         self.batch_seconds = (batch_ms if batch_ms is not None else settings.MQTT_BATCH_MS) / 1000
         self.batch_max = batch_max or settings.MQTT_BATCH_MAX
-        self.inbox: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
+        self.pending: list[mqtt.MQTTMessage] = []
         self.stats = Stats()
         self.connected = threading.Event()
         self.subscribed = threading.Event()
@@ -121,14 +121,13 @@ class Subscriber:
             client.tls_set(
                 ca_certs=settings.MQTT_CA_FILE or None, tls_version=ssl.PROTOCOL_TLS_CLIENT
             )
-        client.reconnect_delay_set(min_delay=1, max_delay=int(settings.MQTT_RECONNECT_MAX_SECONDS))
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         return client
 
-    # -- paho's callbacks (its network thread) ------------------------------------------------
+    # -- paho's callbacks (called from loop_read, in run's thread) ------------------------------
 
     def _on_connect(
         self, client: mqtt.Client, userdata: Any, flags: Any, reason: Any, props: Any
@@ -160,48 +159,118 @@ class Subscriber:
             logger.warning("MQTT connection lost (%s): reconnecting", reason)
 
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
-        self.inbox.put(message)
+        self.pending.append(message)
 
-    # -- the batch loop (the caller's thread) -------------------------------------------------
+    # -- the loop: network and batches in the caller's one thread ------------------------------
+    #
+    # paho's own network thread (loop_start) would fight the batches for the GIL: while a batch
+    # is ingested it gets the interpreter only every switch interval and reads one packet each
+    # time. Here one thread reads every packet the socket holds, ingests them as a batch,
+    # acknowledges, and reconnects with backoff when the broker goes away.
 
     def run(self, stop: threading.Event) -> None:
         properties = Properties(PacketTypes.CONNECT)
         properties.SessionExpiryInterval = settings.MQTT_SESSION_EXPIRY_SECONDS
         properties.ReceiveMaximum = min(65535, settings.MQTT_RECEIVE_MAXIMUM)
-        self.client.connect_async(
-            self.broker.host,
-            self.broker.port,
-            keepalive=30,
-            clean_start=False,
-            properties=properties,
-        )
-        self.client.loop_start()
+        self._connect_args: dict[str, Any] = {
+            "host": self.broker.host,
+            "port": self.broker.port,
+            "keepalive": 30,
+            "clean_start": False,
+            "properties": properties,
+        }
         try:
+            if not self._connect(stop, first=True):
+                return
             while not stop.is_set():
-                batch = self._collect(stop)
+                if not self._network(stop):
+                    if not self._connect(stop):
+                        return
+                    continue
+                batch = self._take()
                 if batch:
                     self._process(batch, stop)
+                    self._flush()
         finally:
-            self.client.disconnect()
-            self.client.loop_stop()
+            if self.client.socket() is not None:
+                self.client.disconnect()
+                self._flush()
             _forget_connection()
 
-    def _collect(self, stop: threading.Event) -> list[mqtt.MQTTMessage]:
-        try:
-            first = self.inbox.get(timeout=0.2)
-        except queue.Empty:
-            return []
-        batch = [first]
-        deadline = time.monotonic() + self.batch_seconds
-        while len(batch) < self.batch_max:
+    def _connect(self, stop: threading.Event, *, first: bool = False) -> bool:
+        """Connect (again), waiting longer after each failure; False when told to stop."""
+        wait = 1.0
+        while not stop.is_set():
+            try:
+                if first:
+                    self.client.connect(**self._connect_args)
+                    first = False
+                else:
+                    self.client.reconnect()
+                return True
+            except OSError as exc:
+                logger.warning("MQTT broker unreachable (%s): again in %.0f s", exc, wait)
+                if stop.wait(wait):
+                    return False
+                wait = min(wait * 2, settings.MQTT_RECONNECT_MAX_SECONDS)
+        return False
+
+    def _network(self, stop: threading.Event) -> bool:
+        """Read what arrives for up to one batch window; False when the connection is lost."""
+        # Up to 0.2 s for a first message, then the batch window from when it came.
+        deadline = time.monotonic() + 0.2
+        started = bool(self.pending)
+        if started:
+            deadline = time.monotonic() + self.batch_seconds
+        while len(self.pending) < self.batch_max:
+            sock = self.client.socket()
+            if sock is None:
+                return False
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
+            writing = [sock] if self.client.want_write() else []
             try:
-                batch.append(self.inbox.get(timeout=remaining))
-            except queue.Empty:
+                readable, writable, _ = select.select([sock], writing, [], remaining)
+            except (OSError, ValueError):
+                return self._lost()
+            if writable and self.client.loop_write() != mqtt.MQTT_ERR_SUCCESS:
+                return self._lost()
+            if readable:
+                while len(self.pending) < self.batch_max:
+                    before = len(self.pending)
+                    if self.client.loop_read() != mqtt.MQTT_ERR_SUCCESS:
+                        return self._lost()
+                    if len(self.pending) == before:
+                        break
+                if self.pending and not started:
+                    started = True
+                    deadline = min(deadline, time.monotonic() + self.batch_seconds)
+            if self.client.loop_misc() != mqtt.MQTT_ERR_SUCCESS:
+                return self._lost()
+            if stop.is_set():
                 break
+        return True
+
+    def _lost(self) -> bool:
+        """The connection dropped: what was read but not yet written is redelivered by the
+        broker on the next connection (it was never acknowledged)."""
+        self.pending.clear()
+        self.connected.clear()
+        self.subscribed.clear()
+        return False
+
+    def _take(self) -> list[mqtt.MQTTMessage]:
+        batch, self.pending = self.pending, []
         return batch
+
+    def _flush(self) -> None:
+        """Send what is queued (the acknowledgements) now."""
+        for _ in range(100):
+            if self.client.socket() is None or not self.client.want_write():
+                return
+            if self.client.loop_write() != mqtt.MQTT_ERR_SUCCESS:
+                return
 
     def _process(self, batch: list[mqtt.MQTTMessage], stop: threading.Event) -> None:
         now = timezone.now()

@@ -90,11 +90,22 @@ def defaults(payload_format: str, kind: str) -> dict[str, Any]:
 
 
 _MISSING = object()
+_DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {}
+
+
+def _mapping(payload_format: str, kind: str, mapping: dict[str, Any]) -> dict[str, Any]:
+    """The format's defaults with the sensor's own keys over them (the defaults kept once)."""
+    base = _DEFAULTS.get((payload_format, kind))
+    if base is None:
+        base = _DEFAULTS[(payload_format, kind)] = defaults(payload_format, kind)
+    return {**base, **mapping} if mapping else base
 
 
 def _lookup(payload: dict[str, Any], path: str) -> Any:
     """A dotted path; Tasmota's sensor name may be anywhere one level down, so a bare key
     that is not at the top is looked for in each nested object."""
+    if path in payload:
+        return payload[path]
     node: Any = payload
     for part in path.split("."):
         if not isinstance(node, dict) or part not in node:
@@ -187,7 +198,7 @@ def parse(
     """One message for one sensor, read as its format and mapping say. Raises Rejected."""
     if not isinstance(payload, dict):
         raise Rejected(RejectCode.MALFORMED, f"a JSON {type(payload).__name__}, not an object")
-    rules = {**defaults(payload_format, kind), **mapping}
+    rules = _mapping(payload_format, kind, mapping)
     boolean = kind in BOOLEAN_KINDS
     raw = _lookup(payload, str(rules.get("value") or "value"))
     if raw is _MISSING:

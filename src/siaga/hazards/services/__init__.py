@@ -3,7 +3,7 @@ periodic watch (silence, debounce) and the time series' roll-up and purge."""
 
 from __future__ import annotations
 
-from siaga.hazards.services.ingest import Message, Result, ingest
+from siaga.hazards.services.ingestion import Message, Result, ingest
 from siaga.hazards.services.sensors import (
     create_sensor,
     device_token_for,

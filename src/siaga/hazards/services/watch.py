@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Avg, Count, Max, Min, QuerySet
 from django.db.models.functions import TruncHour
 from django.utils import timezone
@@ -19,7 +19,7 @@ from siaga.alarms.choices import SEVERITY_RANK, AlarmSeverity
 from siaga.hazards import rules as rule_engine
 from siaga.hazards.choices import RuleKind, SensorStatus
 from siaga.hazards.models import HourlyAggregate, Reading, Rule, RuleState, Sensor
-from siaga.hazards.services.ingest import apply
+from siaga.hazards.services.ingestion import apply
 
 logger = logging.getLogger("siaga.hazards")
 MINOR_RANK = SEVERITY_RANK[AlarmSeverity.MINOR]
@@ -110,36 +110,31 @@ def _locked(sensor: Sensor) -> Callable[[], bool]:
 
 
 def rollup(now: datetime | None = None) -> dict[str, int]:
-    """Hourly aggregates of every hour that has ended and got readings lately (recomputed
-    from the raw rows while they are kept, so a late reading is counted); then the hours about
-    to be purged that have no aggregate yet (a worker that was down); then the purge of raw
-    rows older than SIAGA_HAZARDS_RAW_DAYS. Run every SIAGA_HAZARDS_ROLLUP_SECONDS."""
+    """Hourly aggregates of the hours that have ended since the last rounds (recomputed from
+    the raw rows while they are kept, so a late reading is counted); then the hours about to be
+    purged that have no aggregate yet (a worker that was down); then the purge of raw rows
+    older than SIAGA_HAZARDS_RAW_DAYS. Run every SIAGA_HAZARDS_ROLLUP_SECONDS. Every query
+    goes through the (sensor, at) index."""
     now = now or timezone.now()
     hour_end = now.replace(minute=0, second=0, microsecond=0)
     keep_from = now - timedelta(days=settings.HAZARDS_RAW_DAYS)
-    since = now - timedelta(seconds=max(settings.HAZARDS_ROLLUP_SECONDS * 2, 7200))
-    touched = (
-        Reading.objects.filter(received_at__gte=since, at__lt=hour_end, at__gte=keep_from)
-        .annotate(hour=TruncHour("at", tzinfo=UTC))
-        .values_list("sensor_id", "hour")
-        .distinct()
-    )
-    by_sensor: dict[Any, set[datetime]] = {}
-    for sensor_id, hour in touched:
-        by_sensor.setdefault(sensor_id, set()).add(hour)
+    window = timedelta(seconds=max(settings.HAZARDS_ROLLUP_SECONDS * 2, 7200))
+    since = max((now - window).replace(minute=0, second=0, microsecond=0), keep_from)
     rows = 0
-    for sensor_id, hours in by_sensor.items():
-        low, high = min(hours), max(hours) + timedelta(hours=1)
-        figures = _figures(Reading.objects.filter(sensor_id=sensor_id, at__gte=low, at__lt=high))
+    recent = Sensor.objects.filter(last_reading_at__gte=since).values_list("pk", flat=True)
+    for sensor_id in list(recent):
+        figures = _figures(
+            Reading.objects.filter(sensor_id=sensor_id, at__gte=since, at__lt=hour_end)
+        )
         with transaction.atomic():
             for row in figures:
-                if row["hour"] not in hours:
-                    continue
                 HourlyAggregate.objects.update_or_create(
                     sensor_id=sensor_id, hour=row["hour"], defaults=_fields(row)
                 )
                 rows += 1
-    leaving = _figures(Reading.objects.filter(at__lt=keep_from))
+    leaving = _figures(
+        Reading.objects.filter(sensor_id__in=Sensor.objects.values("pk"), at__lt=keep_from)
+    )
     with transaction.atomic():
         HourlyAggregate.objects.bulk_create(
             [
@@ -165,13 +160,20 @@ def _fields(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def purge(before: datetime, *, chunk: int = 5000) -> int:
-    """Raw rows older than ``before``, deleted in chunks (a short lock each)."""
+    """Raw rows older than ``before``, sensor by sensor through the (sensor, at) index, in
+    chunks (a short lock each)."""
     total = 0
-    while True:
-        ids = list(Reading.objects.filter(at__lt=before).values_list("pk", flat=True)[:chunk])
-        if not ids:
-            return total
-        with transaction.atomic():
-            total += Reading.objects.filter(pk__in=ids).delete()[0]
-        if connection.vendor == "sqlite" and len(ids) < chunk:
-            return total
+    for sensor_id in Sensor.objects.values_list("pk", flat=True).order_by("pk"):
+        while True:
+            ids = list(
+                Reading.objects.filter(sensor_id=sensor_id, at__lt=before).values_list(
+                    "pk", flat=True
+                )[:chunk]
+            )
+            if not ids:
+                break
+            with transaction.atomic():
+                total += Reading.objects.filter(pk__in=ids).delete()[0]
+            if len(ids) < chunk:
+                break
+    return total
