@@ -18,7 +18,8 @@ smoke) with their kinds' default rules — so every reading runs through rule ev
 Values stay in the normal band (no alarm), except ``--leaks`` water-leak sensors that turn wet
 and dry again by turns, one every ``--leak-every`` seconds: every wet reading raises a critical
 alarm through the alarm service (which opens an incident), every dry one clears it.
-Reading-to-alarm latency is the alarm row's creation time minus the time the reading was published (both this machine's clock).
+Reading-to-alarm latency is the alarm row's creation time minus the time the reading was
+published (both this machine's clock).
 
 Figures: the publisher's achieved rate; the readings stored per second over the run (the
 subscriber keeping up means stored = published, with the backlog at the end drained within a
