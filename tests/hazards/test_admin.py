@@ -50,7 +50,9 @@ def test_a_rule_changed_on_the_admin_is_on_the_ledger_and_applies_at_once(
     rule = Rule.objects.get(sensor=hall.humidity, alarm_kind="humidity_high")
     url = reverse("admin:hazards_rule_change", args=[rule.pk])
     client = client_for(root)
-    response = client.post(url, rule_form(rule, threshold="70", clear_at="65", duration_seconds="0"))
+    response = client.post(
+        url, rule_form(rule, threshold="70", clear_at="65", duration_seconds="0")
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     rule.refresh_from_db()
     assert (rule.threshold, rule.clear_at, rule.duration_seconds) == (70.0, 65.0, 0)
@@ -61,7 +63,11 @@ def test_a_rule_changed_on_the_admin_is_on_the_ledger_and_applies_at_once(
     assert set(payload["changes"]) == {"threshold", "clear_at", "duration_seconds"}
     now = timezone.now()
     services.ingest(
-        [services.Message("HUM-A-01", {"id": str(uuid.uuid4()), "value": 72}, site_code="GUDANG-16.08")],
+        [
+            services.Message(
+                "HUM-A-01", {"id": str(uuid.uuid4()), "value": 72}, site_code="GUDANG-16.08"
+            )
+        ],
         channel="mqtt",
         now=now,
     )

@@ -13,7 +13,7 @@ from siaga.hazards.models import DeviceToken, RejectCounter, Rule, Sensor
 from siaga.hazards.services.sensors import add_default_rules
 from siaga.ledger.admin import LedgeredAdminMixin, ReadOnlyAdmin
 
-RULE_FIELDS = [
+RULE_FIELDS: list[Any] = [
     "alarm_kind",
     "kind",
     "severity",

@@ -368,23 +368,12 @@ def _may_manage(request: HttpRequest, site: Site) -> None:
 )
 def issue_device_token(
     request: HttpRequest, site_id: uuid.UUID, payload: DeviceTokenIn
-) -> Status[dict[str, Any]]:
+) -> Status[DeviceToken]:
     token, raw = services.issue_device_token(
         actor=actor_of(request), site_id=site_id, name=payload.name
     )
-    return Status(
-        201,
-        {
-            "id": token.pk,
-            "site": token.site_id,
-            "name": token.name,
-            "prefix": token.prefix,
-            "created_at": token.created_at,
-            "last_used_at": None,
-            "revoked_at": None,
-            "token": raw,
-        },
-    )
+    token.token = raw  # type: ignore[attr-defined]  # answered once, never stored
+    return Status(201, token)
 
 
 @router.post(
@@ -409,7 +398,7 @@ class DeviceTokenAuth(HttpBearer):
 
 
 _BATCH_EXAMPLE = {
-    "site": "GUDANG-16.08",
+    "site": "GUDANG-31.71",
     "readings": [
         {
             "sensor": "HUM-B-01",

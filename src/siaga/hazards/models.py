@@ -94,6 +94,8 @@ class Sensor(UUIDModel):
     last_reading_at = models.DateTimeField(_("last reading at"), null=True, blank=True)
     # When the sensor becomes silent if nothing more arrives: the watch job's one indexed query.
     silent_after = models.DateTimeField(_("silent after"), null=True, blank=True, db_index=True)
+    # The earliest reading time stored since the last roll-up: the hours to aggregate again.
+    rollup_from = models.DateTimeField(_("roll up from"), null=True, blank=True, db_index=True)
 
     objects = ScopedQuerySet.as_manager()
     scope_region_field = "site__region__code"

@@ -373,6 +373,9 @@ def _store(fresh: list[tuple[int, Sensor, Parsed]], batch: _Batch) -> None:
 
     for index, sensor, reading in fresh:
         batch.results[index].status = ACCEPTED
+        if sensor.rollup_from is None or reading.at < sensor.rollup_from:
+            sensor.rollup_from = reading.at
+            changed_sensors[sensor.pk] = sensor
         if sensor.last_reading_at is not None and reading.at < sensor.last_reading_at:
             continue
         was = sensor.status
@@ -401,7 +404,7 @@ def _store(fresh: list[tuple[int, Sensor, Parsed]], batch: _Batch) -> None:
         sensor.silent_after = silent_after(sensor)
     _update_rows(
         Sensor,
-        ["last_reading_at", "last_value", "status", "status_since", "silent_after"],
+        ["last_reading_at", "last_value", "status", "status_since", "silent_after", "rollup_from"],
         changed_sensors.values(),
     )
     if new_states:

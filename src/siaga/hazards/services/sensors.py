@@ -27,6 +27,7 @@ from siaga.hazards.models import (
     Sensor,
     hash_device_token,
 )
+from siaga.hazards.services.ingestion import silent_after
 from siaga.incidents.services import acting_unit
 from siaga.ledger import services as ledger
 from siaga.sites.models import Site, Zone
@@ -69,6 +70,10 @@ def add_default_rules(sensor: Sensor) -> list[Rule]:
         if created:
             RuleState.objects.create(rule=rule)
             made.append(rule)
+    if sensor.silent_after is None:
+        # A sensor that never reports becomes silent too, counted from its creation.
+        sensor.silent_after = silent_after(sensor)
+        Sensor.objects.filter(pk=sensor.pk).update(silent_after=sensor.silent_after)
     return made
 
 

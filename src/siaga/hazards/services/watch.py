@@ -110,21 +110,21 @@ def _locked(sensor: Sensor) -> Callable[[], bool]:
 
 
 def rollup(now: datetime | None = None) -> dict[str, int]:
-    """Hourly aggregates of the hours that have ended since the last rounds (recomputed from
-    the raw rows while they are kept, so a late reading is counted); then the hours about to be
-    purged that have no aggregate yet (a worker that was down); then the purge of raw rows
-    older than SIAGA_HAZARDS_RAW_DAYS. Run every SIAGA_HAZARDS_ROLLUP_SECONDS. Every query
-    goes through the (sensor, at) index."""
+    """Hourly aggregates of every ended hour that got readings since the last round (each
+    sensor's ``rollup_from``, kept by the ingestion: a late or back-filled reading is counted),
+    recomputed from the raw rows; then the purge of raw rows older than
+    SIAGA_HAZARDS_RAW_DAYS. Run every SIAGA_HAZARDS_ROLLUP_SECONDS. Every query goes through
+    the (sensor, at) index."""
     now = now or timezone.now()
     hour_end = now.replace(minute=0, second=0, microsecond=0)
     keep_from = now - timedelta(days=settings.HAZARDS_RAW_DAYS)
-    window = timedelta(seconds=max(settings.HAZARDS_ROLLUP_SECONDS * 2, 7200))
-    since = max((now - window).replace(minute=0, second=0, microsecond=0), keep_from)
     rows = 0
-    recent = Sensor.objects.filter(last_reading_at__gte=since).values_list("pk", flat=True)
-    for sensor_id in list(recent):
+    due = Sensor.objects.filter(rollup_from__lt=hour_end).values_list("pk", "rollup_from")
+    for sensor_id, rollup_from in list(due):
+        assert rollup_from is not None
+        start = max(rollup_from, keep_from).replace(minute=0, second=0, microsecond=0)
         figures = _figures(
-            Reading.objects.filter(sensor_id=sensor_id, at__gte=since, at__lt=hour_end)
+            Reading.objects.filter(sensor_id=sensor_id, at__gte=start, at__lt=hour_end)
         )
         with transaction.atomic():
             for row in figures:
@@ -132,17 +132,10 @@ def rollup(now: datetime | None = None) -> dict[str, int]:
                     sensor_id=sensor_id, hour=row["hour"], defaults=_fields(row)
                 )
                 rows += 1
-    leaving = _figures(
-        Reading.objects.filter(sensor_id__in=Sensor.objects.values("pk"), at__lt=keep_from)
-    )
-    with transaction.atomic():
-        HourlyAggregate.objects.bulk_create(
-            [
-                HourlyAggregate(sensor_id=row["sensor_id"], hour=row["hour"], **_fields(row))
-                for row in leaving
-            ],
-            ignore_conflicts=True,
-        )
+            # Unless a reading came meanwhile: the current hour is the next round's.
+            Sensor.objects.filter(pk=sensor_id, rollup_from=rollup_from).update(
+                rollup_from=hour_end
+            )
     return {"hours": rows, "purged": purge(keep_from)}
 
 
