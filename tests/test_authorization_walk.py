@@ -199,10 +199,12 @@ def target(world: World, operator_okut: User) -> Target:
     gate = _gate_traffic(world, operator_okut)
     custody = _custody_traffic(world, operator_okut)
     equipment = _safety_equipment(world, operator_okut)
+    hazards = _hazards_traffic(world)
     values = {
         **gate.values,
         **custody.values,
         **equipment.values,
+        **hazards.values,
         "site_id": str(site.pk),
         "token_id": str(token.pk),
         "pk": str(authenticator.pk),
@@ -242,10 +244,12 @@ def target(world: World, operator_okut: User) -> Target:
         *custody.canaries,
         *equipment.canaries,
         *weather.canaries,
+        *hazards.canaries,
     ]
     bodies: dict[str, dict[str, Any]] = {
         **custody.bodies,
         **equipment.bodies,
+        **hazards.bodies,
         "api:create_site": {
             "code": "PPK-16.08.05",
             "name": "Gudang PPK X",
@@ -580,6 +584,39 @@ def _safety_equipment(world: World, operator_okut: User) -> Target:
     return Target(values, canaries, bodies)
 
 
+def _hazards_traffic(world: World) -> Target:
+    """A humidity sensor in hall A of the OKU Timur warehouse with readings (one rejected and
+    counted), and the warehouse's device token."""
+    from siaga.hazards import services as hazards
+
+    site = world.warehouse_okut
+    sensor = hazards.create_sensor(
+        actor=None,
+        site_id=site.pk,
+        zone_id=world.hall_a_okut.pk,
+        device_id="HUM-OKUT-A1",
+        kind="humidity",
+        name="Kelembapan Gudang A OKU Timur",
+    ).obj
+    token, raw = hazards.issue_device_token(actor=None, site_id=site.pk, name="Gateway OKU Timur")
+    hazards.ingest(
+        [
+            hazards.Message("HUM-OKUT-A1", {"id": "walk-1", "value": 77.7}),
+            hazards.Message("HUM-OKUT-A1", {"id": "walk-2", "value": 150}),
+        ],
+        channel="http",
+        site=site,
+    )
+    values = {"sensor_id": str(sensor.pk), "device_token_id": str(token.pk)}
+    bodies: dict[str, dict[str, Any]] = {
+        "api:create_sensor": {"device_id": "WL-OKUT-B1", "kind": "water_leak"},
+        "api:issue_device_token": {"name": "Gateway kedua"},
+        "api:post_readings": {"readings": [{"sensor": "HUM-OKUT-A1", "id": "w3", "value": 80}]},
+    }
+    canaries = ["HUM-OKUT-A1", "Kelembapan Gudang A OKU Timur", token.prefix, raw, "walk-1"]
+    return Target(values, canaries, bodies)
+
+
 def _jpeg() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (32, 24), (30, 90, 160)).save(out, "JPEG")
@@ -766,6 +803,8 @@ def test_users_of_another_kabupaten_see_and_change_nothing_here(
                 "discrepancy_id",
                 "equipment_id",
                 "warning_id",
+                "sensor_id",
+                "device_token_id",
             )
             for p in route.params
         )

@@ -315,6 +315,8 @@ def register_routers() -> None:
     from siaga.access import api as access
     from siaga.accounts.api import router as auth_router
     from siaga.alarms.api import router as alarms_router
+    from siaga.hazards.api import readings_router
+    from siaga.hazards.api import router as hazards_router
     from siaga.incidents.api import router as incidents_router
     from siaga.ledger.api import router as ledger_router
     from siaga.logistics.api import router as logistics_router
@@ -339,6 +341,8 @@ def register_routers() -> None:
     api.add_router("/sites", access.sites_router)
     api.add_router("/safety", safety_router)
     api.add_router("/weather", weather_router)
+    api.add_router("/hazards", hazards_router)
+    api.add_router("/readings", readings_router)
 
 
 register_routers()

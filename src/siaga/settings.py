@@ -90,6 +90,30 @@ WEATHER_FETCH_TIMEOUT_SECONDS = env_float("SIAGA_WEATHER_FETCH_TIMEOUT_SECONDS",
 WEATHER_MAX_BYTES = env_int("SIAGA_WEATHER_MAX_BYTES", 5 * 1024 * 1024, minimum=1024)
 WEATHER_DEFAULT_HOURS = env_int("SIAGA_WEATHER_DEFAULT_HOURS", 6, minimum=1)
 
+# Hazard watch (siaga.hazards, docs/hazards.md): how long raw readings are kept (hourly
+# aggregates stay), the jobs' periods, a contact's debounce, when a battery sensor is declared
+# unavailable, how far ahead of the server's clock a reading's time may be.
+HAZARDS_RAW_DAYS = env_int("SIAGA_HAZARDS_RAW_DAYS", 30, minimum=1)
+HAZARDS_ROLLUP_SECONDS = env_int("SIAGA_HAZARDS_ROLLUP_SECONDS", 300, minimum=10)
+HAZARDS_WATCH_SECONDS = env_float("SIAGA_HAZARDS_WATCH_SECONDS", 5.0, minimum=0.1)
+HAZARDS_DEBOUNCE_SECONDS = env_float("SIAGA_HAZARDS_DEBOUNCE_SECONDS", 2.0)
+HAZARDS_BATTERY_HOURS = env_float("SIAGA_HAZARDS_BATTERY_HOURS", 25.0, minimum=0.01)
+HAZARDS_MAX_FUTURE_SECONDS = env_int("SIAGA_HAZARDS_MAX_FUTURE_SECONDS", 300)
+HAZARDS_HTTP_BATCH_MAX = env_int("SIAGA_HAZARDS_HTTP_BATCH_MAX", 1000, minimum=1)
+# The MQTT subscriber (siaga mqtt, or the worker's hazards.mqtt loop): the broker
+# (mqtt://user:password@host:1883 or mqtts://…; empty: no subscriber), its fixed client id (the
+# broker keeps this client's session and queued messages across restarts), the topics' first
+# level, how long a batch collects messages and how many it holds at most.
+MQTT_URL = env_str("SIAGA_MQTT_URL", "")
+MQTT_CLIENT_ID = env_str("SIAGA_MQTT_CLIENT_ID", "siaga-ingest")
+MQTT_TOPIC_PREFIX = env_str("SIAGA_MQTT_TOPIC_PREFIX", "siaga")
+MQTT_BATCH_MS = env_float("SIAGA_MQTT_BATCH_MS", 25.0, minimum=0.1)
+MQTT_BATCH_MAX = env_int("SIAGA_MQTT_BATCH_MAX", 5000, minimum=1)
+MQTT_RECEIVE_MAXIMUM = env_int("SIAGA_MQTT_RECEIVE_MAXIMUM", 10000, minimum=1)
+MQTT_SESSION_EXPIRY_SECONDS = env_int("SIAGA_MQTT_SESSION_EXPIRY_SECONDS", 7 * 86400, minimum=60)
+MQTT_RECONNECT_MAX_SECONDS = env_float("SIAGA_MQTT_RECONNECT_MAX_SECONDS", 30.0, minimum=1.0)
+MQTT_CA_FILE = env_str("SIAGA_MQTT_CA_FILE", "")
+
 # Notifications (notify): where links in messages point, the outbox's delivery loop, channels.
 PUBLIC_URL = env_url("SIAGA_PUBLIC_URL", "http://127.0.0.1:8000")
 NOTIFY_GROUP_WINDOW_SECONDS = env_int("SIAGA_NOTIFY_GROUP_WINDOW_SECONDS", 300, minimum=0)
@@ -154,6 +178,7 @@ INSTALLED_APPS = [
     "siaga.ops",
     "siaga.safety",
     "siaga.weather",
+    "siaga.hazards",
     "siaga.web",
     "siaga.demo",
     "siaga.accounts.apps.SiagaAdminConfig",  # django.contrib.admin behind the second factor

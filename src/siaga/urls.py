@@ -82,6 +82,7 @@ urlpatterns = [
     path("ledger/", include("siaga.ledger.urls")),
     path("insiden/", include("siaga.incidents.urls")),
     path("alarm/", include("siaga.alarms.urls")),
+    path("bahaya/", include("siaga.hazards.urls")),
     path("gerbang/", include("siaga.access.urls")),
     path("privasi/", include("siaga.privacy.views")),
     path("logistik/", include("siaga.logistics.urls")),

@@ -48,10 +48,14 @@ def test_the_admin_refuses_what_the_services_refuse_and_writes_nothing(
     client = client_for(root)
     url = reverse("admin:safety_equipment_add")
     before = state()
+    # The admin speaks the catalogue's Bahasa Indonesia.
     for changes, words in (
-        ({"expiry_on": (today - dt.timedelta(days=200)).isoformat()}, "before the installation"),
-        ({"responsible": str(kpu_oku.pk)}, "responsible officer must be able"),
-        ({"size_kg": "-3"}, "more than 0"),
+        (
+            {"expiry_on": (today - dt.timedelta(days=200)).isoformat()},
+            "lebih awal dari tanggal pemasangan",
+        ),
+        ({"responsible": str(kpu_oku.pk)}, "Penanggung jawab harus berwenang"),
+        ({"size_kg": "-3"}, "Ukuran APAR harus lebih dari 0"),
     ):
         response = client.post(url, form(world, operator_okut, today, **changes))
         assert response.status_code == 200, changes

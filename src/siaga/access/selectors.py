@@ -66,6 +66,12 @@ def presences(site: Site) -> QuerySet[Presence]:
     )
 
 
+def occupied_zones(site: Site) -> set[uuid.UUID | None]:
+    """The zones of ``site`` someone is checked in to now (``None``: the grounds): one query.
+    A zone nobody is in is *locked* (a door opening there is an intrusion, siaga.hazards)."""
+    return set(Presence.objects.filter(site=site).values_list("zone_id", flat=True).distinct())
+
+
 def inside_board(site: Site, *, at: dt.datetime | None = None) -> InsideBoard:
     """Everyone inside ``site``, grouped by zone (the grounds first, then every zone of the
     site, empty ones too): two queries."""

@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from django.db.models import Count, Min
+from django.apps import apps as django_apps
+from django.db.models import Count, Min, Sum
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, Histogram, generate_latest, multiprocess
@@ -118,6 +119,24 @@ class DatabaseCollector(Collector):
         )
         checkpoint.add_metric([], (now - last).total_seconds() if last else 0.0)
         yield checkpoint
+        if django_apps.is_installed("siaga.hazards"):
+            yield from _hazards()
+
+
+def _hazards() -> Iterator[Any]:
+    """Sensor messages rejected (and replays counted as duplicates), by channel and code."""
+    from siaga.hazards.models import RejectCounter
+
+    rejected = CounterMetricFamily(
+        "siaga_hazards_rejected_messages",
+        "Sensor messages rejected, by channel and code (reading_duplicate: replays).",
+        labels=["channel", "code"],
+    )
+    for channel, code, total in (
+        RejectCounter.objects.values_list("channel", "code").annotate(Sum("count")).order_by()
+    ):
+        rejected.add_metric([channel, code], total or 0)
+    yield rejected
 
 
 def exposition() -> HttpResponse:

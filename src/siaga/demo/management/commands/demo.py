@@ -21,8 +21,10 @@ from siaga.demo.access import GateDay, build_gate_day
 from siaga.demo.incidents import build_incidents
 from siaga.demo.logistics import build_logistics
 from siaga.demo.world import build_world, demo_second_factor_accounts, witness_demo_ledger
+from siaga.hazards.demo import seed as seed_sensors
 from siaga.regions.models import Region
 from siaga.regions.services import load_regions
+from siaga.sites.models import Site
 from siaga.weather import demo as weather_demo
 
 
@@ -78,13 +80,18 @@ class Command(BaseCommand):
             f"{time.monotonic() - logistics_started:.1f} s)."
         )
         from siaga.safety.demo import seed as seed_safety
-        from siaga.sites.models import Site
 
         safety = seed_safety(Site.objects.get(code="GUDANG-16.08"))
         self.stdout.write(
             f"Safety equipment: {safety.items} items in the OKU Timur warehouse (APARs, smoke "
             f"detectors, a pump, lightning protection); {safety.alarms} expired APAR alarmed, "
             f"{safety.reminded} reminders sent."
+        )
+        sensors = seed_sensors(Site.objects.get(code="GUDANG-16.08"))
+        self.stdout.write(
+            f"Sensors: {sensors.sensors} simulated in the Martapura warehouse, "
+            f"{sensors.readings:,} readings of the last day; the simulator leaks hall B's roof "
+            "at 23:40."
         )
         witnessed = witness_demo_ledger()
         if witnessed:
@@ -120,6 +127,19 @@ class Command(BaseCommand):
         commands = {
             "web server": [*cli, "serve", "--host", host, "--port", str(port), "--workers", "2"],
             "worker": [*cli, "worker", "--verbosity", "0", "--name", "demo"],
+            # Simulated sensors: HTTP to this server, MQTT where a broker is configured.
+            "sensors": [
+                *cli,
+                "hazards",
+                "simulate",
+                "--site",
+                "GUDANG-16.08",
+                "--leak-at",
+                "23:40",
+                "--url",
+                f"http://{'[' + host + ']' if ':' in host else host}:{port}",
+                *(["--mqtt"] if settings.MQTT_URL else []),
+            ],
         }
         children = {
             name: subprocess.Popen(command, env=env)  # noqa: S603
