@@ -414,7 +414,15 @@ _BATCH_EXAMPLE = {
 @readings_router.post(
     "",
     auth=DeviceTokenAuth(),
-    response={200: ReadingBatchOut, 400: ErrorOut, 403: ErrorOut, 413: ErrorOut, 422: ErrorOut},
+    response={
+        200: ReadingBatchOut,
+        400: ErrorOut,
+        403: ErrorOut,
+        404: ErrorOut,
+        409: ErrorOut,
+        413: ErrorOut,
+        422: ErrorOut,
+    },
     summary="Send a batch of readings (device token)",
     description=(
         "The body is a JSON object {site?, readings: [...]} (or the list alone). Each reading "
