@@ -126,10 +126,11 @@ def is_listed(person_id: uuid.UUID) -> bool:
     """Whether any region's record puts the person on the watchlist: asked at every scan, so
     one plain indexed query (the ORM's compiling of ``.exists()`` cost more than running it)."""
     field = Visitor._meta.get_field("person")
+    listed = Visitor._meta.get_field("watchlisted").column
     with connection.cursor() as cursor:
         cursor.execute(
             f'SELECT 1 FROM "{Visitor._meta.db_table}" '  # noqa: S608 - names from the model
-            f'WHERE "{field.column}" = %s AND "watchlisted" LIMIT 1',
+            f'WHERE "{field.column}" = %s AND "{listed}" LIMIT 1',
             [field.get_db_prep_value(person_id, connection)],
         )
         return cursor.fetchone() is not None
